@@ -1,0 +1,36 @@
+# Everything runs from a local virtual environment, installed from the exact pins in
+# .ci/constraints.txt, with Dagster's instance (SQLite) kept in .dagster_home.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+
+.PHONY: install run test ui lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml .ci/constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "aesynth needs Python 3.11 or newer; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c .ci/constraints.txt -e '.[dev]'
+	@touch $@
+
+$(DAGSTER_HOME):
+	@mkdir -p $@
+
+run: install | $(DAGSTER_HOME)
+	$(BIN)/dagster asset materialize -m aesynth_pipeline.definitions --select '*'
+
+test: install
+	$(BIN)/python -m pytest
+
+ui: install | $(DAGSTER_HOME)
+	$(BIN)/dagster dev -m aesynth_pipeline.definitions -h 127.0.0.1 -p 3000
+
+lint: install
+	$(BIN)/ruff check aesynth_pipeline aesynth_pipeline_tests
+	$(BIN)/ruff format --check aesynth_pipeline aesynth_pipeline_tests
+
+clean:
+	rm -rf $(VENV) $(DAGSTER_HOME)

@@ -1,0 +1,1 @@
+"""aesynth: sensitive A&E records to de-identified, then synthetic, shareable datasets."""

@@ -1,0 +1,1 @@
+"""The Dagster layer: thin assets that load inputs, call one domain function and report."""

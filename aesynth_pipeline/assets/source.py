@@ -1,0 +1,83 @@
+"""Source assets: the postcode directory and the mock A&E attendances."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from aesynth_pipeline import columns as c
+from aesynth_pipeline.assets.keys import HOSPITAL_AE_DATA, LONDON_POSTCODES
+from aesynth_pipeline.domain.generate import (
+    distinct_patients,
+    generate_attendances,
+    valid_test_nhs_numbers,
+)
+from aesynth_pipeline.domain.geography import generate_postcode_directory, read_postcode_directory
+from aesynth_pipeline.settings import Settings
+
+ZONE = "zone"
+
+
+def build_source_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    directory_parameters = ("postcodes",) if settings.postcodes else ("seed", "postcode_count")
+
+    @dg.asset(
+        key=LONDON_POSTCODES,
+        group_name="sources",
+        kinds={"pandas", "parquet"},
+        tags={ZONE: "public"},
+        code_version=f"1.{settings.fingerprint(*directory_parameters)}",
+    )
+    def london_postcodes() -> dg.Output[pd.DataFrame]:
+        """London postcodes with their LSOA and Index of Multiple Deprivation rank.
+
+        Read from the file named by AESYNTH_POSTCODES (doogal.co.uk's layout), or generated
+        from the seed with the same columns when that is unset. Public data, not patient data.
+        """
+        if settings.postcodes:
+            directory = read_postcode_directory(settings.postcodes)
+            source = f"file {Path(settings.postcodes).name}"
+        else:
+            directory = generate_postcode_directory(settings.seed, settings.postcode_count)
+            source = f"generated from seed {settings.seed}"
+        return dg.Output(
+            directory,
+            metadata={
+                "source": source,
+                "postcodes in use": int((directory[c.IN_USE] == "Yes").sum()),
+                "postcodes terminated": int((directory[c.IN_USE] == "No").sum()),
+                "LSOAs": int(directory[c.LSOA_CODE].nunique()),
+                "local authorities": int(directory[c.DISTRICT].nunique()),
+            },
+        )
+
+    @dg.asset(
+        key=HOSPITAL_AE_DATA,
+        ins={"directory": dg.AssetIn(LONDON_POSTCODES)},
+        group_name="sources",
+        kinds={"pandas", "parquet"},
+        tags={ZONE: "raw"},
+        code_version=f"1.{settings.fingerprint('rows', 'seed')}",
+    )
+    def hospital_ae_data(directory: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+        """Mock A&E attendances with direct identifiers (raw zone, never previewed).
+
+        NHS numbers come from the 999 range reserved for testing, so no real patient's number
+        can appear; each attendance is a different patient until that range's 909,091 valid
+        numbers run out, after which some patients attend more than once.
+        """
+        attendances = generate_attendances(directory, settings.rows, settings.seed)
+        patients = distinct_patients(settings.rows)
+        return dg.Output(
+            attendances,
+            metadata={
+                "seed": settings.seed,
+                "distinct patients": patients,
+                "repeat attendances": settings.rows - patients,
+                "NHS numbers available": len(valid_test_nhs_numbers()),
+            },
+        )
+
+    return [london_postcodes, hospital_ae_data]

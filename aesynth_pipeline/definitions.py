@@ -1,0 +1,30 @@
+"""The one place where assets, checks and resources are wired together."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from aesynth_pipeline.assets.preparation import build_preparation_assets
+from aesynth_pipeline.assets.source import build_source_assets
+from aesynth_pipeline.checks import build_checks
+from aesynth_pipeline.io_managers import ParquetLake
+from aesynth_pipeline.settings import Settings
+
+
+def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    return [*build_source_assets(settings), *build_preparation_assets(settings)]
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    return {"io_manager": ParquetLake(base_path=settings.data_lake)}
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(
+        assets=build_assets(settings),
+        asset_checks=build_checks(),
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions(Settings.from_env())
