@@ -22,7 +22,7 @@ $(DAGSTER_HOME):
 run: install | $(DAGSTER_HOME)
 	$(BIN)/dagster asset materialize -m aesynth_pipeline.definitions --select '*'
 
-test: install
+test: lint
 	$(BIN)/python -m pytest
 
 ui: install | $(DAGSTER_HOME)

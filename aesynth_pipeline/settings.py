@@ -51,9 +51,9 @@ class Settings:
                     f"{ENVIRONMENT_VARIABLES[name]} must be at least 1, got {getattr(self, name)}"
                 )
         if self.imd_deciles not in IMD_DECILE_METHODS:
+            variable = ENVIRONMENT_VARIABLES["imd_deciles"]
             raise SettingsError(
-                f"{ENVIRONMENT_VARIABLES['imd_deciles']} must be one of {list(IMD_DECILE_METHODS)}, "
-                f"got {self.imd_deciles!r}"
+                f"{variable} must be one of {list(IMD_DECILE_METHODS)}, got {self.imd_deciles!r}"
             )
         if self.pseudonym_key is not None and not self.pseudonym_key:
             raise SettingsError(f"{ENVIRONMENT_VARIABLES['pseudonym_key']} is set but empty")
@@ -70,7 +70,9 @@ class Settings:
                 try:
                     values[name] = int(text)
                 except ValueError:
-                    raise SettingsError(f"{variable} must be a whole number, got {text!r}") from None
+                    raise SettingsError(
+                        f"{variable} must be a whole number, got {text!r}"
+                    ) from None
             else:
                 values[name] = text
         settings = cls(**values)
@@ -88,7 +90,11 @@ class Settings:
             if name == "postcodes" and value is not None:
                 path = Path(value)
                 stat = path.stat() if path.is_file() else None
-                value = [str(path), stat.st_size if stat else None, stat.st_mtime_ns if stat else None]
+                value = [
+                    str(path),
+                    stat.st_size if stat else None,
+                    stat.st_mtime_ns if stat else None,
+                ]
             elif name == "pseudonym_key" and value is not None:
                 value = hashlib.sha256(value.encode("utf-8")).hexdigest()
             parts[name] = value

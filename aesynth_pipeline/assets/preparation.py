@@ -88,7 +88,10 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         if settings.pseudonym_key:
             key, key_source = settings.pseudonym_key.encode("utf-8"), "AESYNTH_PSEUDONYM_KEY"
         else:
-            key, key_source = lake_pseudonym_key(lake_path(settings.data_lake)), "the lake's raw zone"
+            key, key_source = (
+                lake_pseudonym_key(lake_path(settings.data_lake)),
+                "the lake's raw zone",
+            )
         result = deidentify(joined, key, settings.imd_deciles, directory[c.IMD_RANK])
         return dg.Output(
             result.data,

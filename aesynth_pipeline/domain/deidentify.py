@@ -77,9 +77,11 @@ def join_postcode_directory(
     not_in_directory = (merged["_merge"] == "left_only").to_numpy()
     unranked = ~not_in_directory & (merged[LSOA_NAME].isna() | merged[IMD_RANK].isna()).to_numpy()
     quarantined = merged.loc[not_in_directory | unranked].assign(
-        **{QUARANTINE_REASON: np.where(not_in_directory, NOT_IN_DIRECTORY, NO_IMD_RANK)[
-            not_in_directory | unranked
-        ]}
+        **{
+            QUARANTINE_REASON: np.where(not_in_directory, NOT_IN_DIRECTORY, NO_IMD_RANK)[
+                not_in_directory | unranked
+            ]
+        }
     )
     joined = merged.loc[~(not_in_directory | unranked), LSOA_JOINED_COLUMNS].astype(
         {IMD_RANK: "int64"}
@@ -184,4 +186,3 @@ def deidentify(
     return Deidentified(
         data=data.loc[kept].reset_index(drop=True), removed_by_gender=int((~kept).sum())
     )
-

@@ -81,7 +81,9 @@ def generate_postcode_directory(
     authority = district_authority[district_index]
     first_lsoa = lsoas.groupby("authority")["row"].min().to_numpy()
     lsoa_count = lsoas.groupby("authority")["row"].size().to_numpy()
-    lsoa_row = first_lsoa[authority] + (rng.random(len(postcodes)) * lsoa_count[authority]).astype(int)
+    lsoa_row = first_lsoa[authority] + (rng.random(len(postcodes)) * lsoa_count[authority]).astype(
+        int
+    )
     in_use = np.where(rng.random(len(postcodes)) < _TERMINATED_SHARE, "No", "Yes")
 
     chosen = lsoas.iloc[lsoa_row]
@@ -129,9 +131,7 @@ def _postcode_districts() -> np.ndarray:
     return np.array(districts)
 
 
-def _unique_postcodes(
-    rng: np.random.Generator, districts: np.ndarray, count: int
-) -> pd.DataFrame:
+def _unique_postcodes(rng: np.random.Generator, districts: np.ndarray, count: int) -> pd.DataFrame:
     # Each district holds 10 sectors x 400 units = 4,000 possible postcodes, so drawing a
     # fifth more than needed and dropping repeats leaves enough.
     capacity = len(districts) * 10 * len(_INWARD_LETTERS) ** 2
@@ -141,13 +141,15 @@ def _unique_postcodes(
     while True:
         district_index = rng.integers(0, len(districts), size=draws)
         sector = rng.integers(0, 10, size=draws).astype(str)
-        unit = (
-            _INWARD_LETTERS[rng.integers(0, len(_INWARD_LETTERS), size=draws)].astype(object)
-            + _INWARD_LETTERS[rng.integers(0, len(_INWARD_LETTERS), size=draws)].astype(object)
-        )
+        unit = _INWARD_LETTERS[rng.integers(0, len(_INWARD_LETTERS), size=draws)].astype(
+            object
+        ) + _INWARD_LETTERS[rng.integers(0, len(_INWARD_LETTERS), size=draws)].astype(object)
         candidates = pd.DataFrame(
             {
-                POSTCODE: districts[district_index].astype(object) + " " + sector.astype(object) + unit,
+                POSTCODE: districts[district_index].astype(object)
+                + " "
+                + sector.astype(object)
+                + unit,
                 "district_index": district_index,
             }
         ).drop_duplicates(POSTCODE)
@@ -174,9 +176,9 @@ def read_postcode_directory(path: str | Path) -> pd.DataFrame:
             f"{path}: missing column(s) {missing}; a postcode directory needs "
             f"{POSTCODE_DIRECTORY_COLUMNS}"
         )
-    raw = pd.read_csv(
-        path, usecols=POSTCODE_DIRECTORY_COLUMNS, dtype=str, keep_default_na=False
-    )[POSTCODE_DIRECTORY_COLUMNS]
+    raw = pd.read_csv(path, usecols=POSTCODE_DIRECTORY_COLUMNS, dtype=str, keep_default_na=False)[
+        POSTCODE_DIRECTORY_COLUMNS
+    ]
     text = raw.apply(lambda column: column.str.strip())
 
     _reject(path, POSTCODE, text[POSTCODE], ~text[POSTCODE].str.fullmatch(POSTCODE_PATTERN),

@@ -1,0 +1,64 @@
+"""Real materialisations of the pipeline into temporary data lakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from aesynth_pipeline.checks import build_checks
+from aesynth_pipeline.definitions import build_assets, build_resources
+from aesynth_pipeline.settings import Settings
+
+DISTRIBUTION_ROWS = 100_000
+
+
+@dataclass
+class Run:
+    """One materialisation of every asset and check, and the lake it wrote."""
+
+    result: dg.ExecuteInProcessResult
+    lake: Path
+    settings: Settings
+
+    def read(self, *key: str) -> pd.DataFrame:
+        return pd.read_parquet(self.lake.joinpath(*key[:-1], f"{key[-1]}.parquet"))
+
+    def metadata(self, key: dg.AssetKey) -> dict[str, object]:
+        [event] = [e for e in self.result.get_asset_materialization_events() if e.asset_key == key]
+        return {name: value.value for name, value in event.materialization.metadata.items()}
+
+    def checks(self) -> dict[tuple[dg.AssetKey, str], bool]:
+        return {
+            (e.asset_key, e.check_name): e.passed for e in self.result.get_asset_check_evaluations()
+        }
+
+
+def materialise_pipeline(lake: Path, raise_on_error: bool = True, **parameters: object) -> Run:
+    settings = Settings(data_lake=str(lake), **parameters)
+    result = dg.materialize(
+        [*build_assets(settings), *build_checks()],
+        resources=build_resources(settings),
+        raise_on_error=raise_on_error,
+    )
+    return Run(result=result, lake=lake, settings=settings)
+
+
+@pytest.fixture
+def materialise(tmp_path: Path) -> Callable[..., Run]:
+    """Materialise everything into a fresh lake under tmp_path (or a named sub-lake)."""
+
+    def run(lake_name: str = "lake", **parameters: object) -> Run:
+        return materialise_pipeline(tmp_path / lake_name, **parameters)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def pipeline_100k(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The whole pipeline at 100,000 rows with the default seed, shared by the slow checks."""
+    return materialise_pipeline(tmp_path_factory.mktemp("lake-100k"), rows=DISTRIBUTION_ROWS)

@@ -1,0 +1,214 @@
+"""The pipeline materialised for real into temporary lakes: determinism, metadata, guards."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from aesynth_pipeline import columns as c
+from aesynth_pipeline.assets.keys import (
+    DEIDENTIFIED,
+    HOSPITAL_AE_DATA,
+    HOSPITAL_AE_DATA_LSOA,
+    HOSPITAL_AE_QUARANTINE,
+    LONDON_POSTCODES,
+)
+from aesynth_pipeline.definitions import build_assets, build_definitions
+from aesynth_pipeline.domain.deidentify import NO_IMD_RANK
+from aesynth_pipeline.domain.generate import HOSPITALS
+from aesynth_pipeline.lake import PSEUDONYM_KEY_FILE
+from aesynth_pipeline.settings import Settings
+
+from .doogal import doogal_frame, write_doogal_csv
+
+ALL_KEYS = [LONDON_POSTCODES, HOSPITAL_AE_DATA, HOSPITAL_AE_DATA_LSOA, HOSPITAL_AE_QUARANTINE,
+            DEIDENTIFIED]  # fmt: skip
+ASSET_FILES = {
+    LONDON_POSTCODES: ("london_postcodes",),
+    HOSPITAL_AE_DATA: ("raw", "hospital_ae_data"),
+    HOSPITAL_AE_DATA_LSOA: ("raw", "hospital_ae_data_lsoa"),
+    HOSPITAL_AE_QUARANTINE: ("raw", "hospital_ae_quarantine"),
+    DEIDENTIFIED: ("hospital_ae_deidentified",),
+}
+
+
+def test_definitions_load_with_every_asset_documented_and_versioned(tmp_path):
+    defs = build_definitions(Settings(data_lake=str(tmp_path)))
+    dg.Definitions.validate_loadable(defs)
+    for assets_def in build_assets(Settings(data_lake=str(tmp_path))):
+        for key in assets_def.keys:
+            spec = assets_def.specs_by_key[key]
+            assert spec.group_name and spec.group_name != "default", key
+            assert spec.kinds == {"pandas", "parquet"}, key
+            assert spec.code_version, key
+            assert spec.description, key
+    assert {key for a in build_assets(Settings()) for key in a.keys} == set(ALL_KEYS)
+
+
+def test_same_seed_gives_identical_data_and_another_seed_different(materialise):
+    first = materialise("a", rows=3_000, seed=7, pseudonym_key="k")
+    again = materialise("b", rows=3_000, seed=7, pseudonym_key="k")
+    other = materialise("c", rows=3_000, seed=8, pseudonym_key="k")
+    for key, parts in ASSET_FILES.items():
+        if key == HOSPITAL_AE_QUARANTINE:
+            continue  # empty with a generated directory
+        pd.testing.assert_frame_equal(first.read(*parts), again.read(*parts))
+        assert not first.read(*parts).equals(other.read(*parts)), key
+
+
+def test_every_asset_reports_row_count_and_column_schema(pipeline_100k):
+    for key, parts in ASSET_FILES.items():
+        metadata = pipeline_100k.metadata(key)
+        assert metadata["dagster/row_count"] == len(pipeline_100k.read(*parts)), key
+        schema = metadata["dagster/column_schema"]
+        assert [column.name for column in schema.columns] == list(
+            pipeline_100k.read(*parts).columns
+        )
+
+
+def test_rows_reconcile_across_join_gender_rule_and_quarantine(pipeline_100k):
+    metadata = pipeline_100k.metadata(DEIDENTIFIED)
+    raw = pipeline_100k.read("raw", "hospital_ae_data")
+    deidentified = pipeline_100k.read("hospital_ae_deidentified")
+    assert metadata["attendances in"] == len(raw)
+    assert metadata["rows out"] == len(deidentified)
+    assert metadata["rows out"] + metadata["removed by gender"] + metadata["quarantined"] == len(
+        raw
+    )
+    assert metadata["removed by gender"] == (~raw[c.GENDER].isin(["Male", "Female"])).sum()
+    assert all(pipeline_100k.checks().values())
+    assert len(pipeline_100k.checks()) == 6
+
+
+def test_deidentified_data_keeps_no_identifier(pipeline_100k):
+    deidentified = pipeline_100k.read("hospital_ae_deidentified")
+    raw = pipeline_100k.read("raw", "hospital_ae_data")
+    assert list(deidentified.columns) == c.DEIDENTIFIED_COLUMNS
+    cells = set(deidentified.astype(str).to_numpy().ravel())
+    for column in (c.HEALTH_SERVICE_ID, c.POSTCODE, c.HOSPITAL, c.ATTENDANCE_ID):
+        assert not cells & set(raw[column]), column
+    assert deidentified[c.HOSPITAL_ID].nunique() == len(HOSPITALS)
+
+
+def test_no_identifier_appears_in_any_metadata_or_log(pipeline_100k):
+    raw = pipeline_100k.read("raw", "hospital_ae_data")
+    identifiers = set(raw[c.HEALTH_SERVICE_ID]) | set(raw[c.POSTCODE]) | set(raw[c.HOSPITAL])
+    identifiers |= set(raw[c.ARRIVAL_TIME].astype(str)) | set(raw[c.ATTENDANCE_ID])
+    texts = []
+    for event in pipeline_100k.result.all_events:
+        texts.append(event.message or "")
+        if event.is_step_materialization:
+            texts.extend(str(v.value) for v in event.materialization.metadata.values())
+    for evaluation in pipeline_100k.result.get_asset_check_evaluations():
+        texts.extend(str(v.value) for v in evaluation.metadata.values())
+    text = "\n".join(texts)
+    leaked = [value for value in identifiers if value in text]
+    assert not leaked, leaked[:5]
+
+
+def test_code_versions_change_only_with_the_parameters_each_asset_uses(tmp_path):
+    def versions(**parameters):
+        settings = Settings(data_lake=str(tmp_path), **parameters)
+        return {
+            key: assets_def.specs_by_key[key].code_version
+            for assets_def in build_assets(settings)
+            for key in assets_def.keys
+        }
+
+    base = versions()
+    more_rows = versions(rows=500)
+    assert {k for k in ALL_KEYS if base[k] != more_rows[k]} == {HOSPITAL_AE_DATA}
+    new_key = versions(pseudonym_key="another")
+    assert {k for k in ALL_KEYS if base[k] != new_key[k]} == {DEIDENTIFIED}
+    new_seed = versions(seed=1)
+    assert {k for k in ALL_KEYS if base[k] != new_seed[k]} == {LONDON_POSTCODES, HOSPITAL_AE_DATA}
+
+
+def test_the_lake_keeps_one_pseudonym_key_so_hospital_ids_survive_reruns(tmp_path):
+    from .conftest import materialise_pipeline
+
+    first = materialise_pipeline(tmp_path, rows=2_000, seed=1)
+    key_file = tmp_path / "raw" / PSEUDONYM_KEY_FILE
+    key = key_file.read_text()
+    second = materialise_pipeline(tmp_path, rows=2_000, seed=1)
+    assert key_file.read_text() == key
+    assert first.read("hospital_ae_deidentified").equals(second.read("hospital_ae_deidentified"))
+    elsewhere = materialise_pipeline(tmp_path / "other", rows=2_000, seed=1)
+    assert not elsewhere.read("hospital_ae_deidentified")[c.HOSPITAL_ID].equals(
+        first.read("hospital_ae_deidentified")[c.HOSPITAL_ID]
+    )
+
+
+def test_a_doogal_format_file_is_loaded_and_its_unranked_postcodes_quarantined(
+    materialise, tmp_path
+):
+    frame = doogal_frame(postcode_count=400)
+    in_use = frame.index[frame["In Use?"] == "Yes"]
+    frame.loc[in_use[:20], "Index of Multiple Deprivation"] = ""
+    path = write_doogal_csv(tmp_path / "London postcodes.csv", frame)
+
+    run = materialise(rows=5_000, postcodes=str(path))
+
+    directory = run.read("london_postcodes")
+    assert list(directory.columns) == c.POSTCODE_DIRECTORY_COLUMNS
+    assert directory[c.POSTCODE].tolist() == frame["Postcode"].tolist()
+    quarantined = run.read("raw", "hospital_ae_quarantine")
+    raw = run.read("raw", "hospital_ae_data")
+    unranked = set(frame.loc[in_use[:20], "Postcode"])
+    assert len(quarantined) == raw[c.POSTCODE].isin(unranked).sum() > 0
+    assert set(quarantined[c.QUARANTINE_REASON]) == {NO_IMD_RANK}
+    metadata = run.metadata(DEIDENTIFIED)
+    assert metadata["quarantined"] == len(quarantined)
+    assert metadata["rows out"] + metadata["removed by gender"] + len(quarantined) == len(raw)
+    assert run.metadata(LONDON_POSTCODES)["source"] == "file London postcodes.csv"
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda f: f.drop(columns=["LSOA Code"]), ["missing column", "LSOA Code"]),
+        (lambda f: f.assign(Postcode=f["Postcode"].where(f.index != 3, "NOT A CODE")),
+         ["'Postcode'", "NOT A CODE", "data rows [4]"]),
+        (lambda f: f.assign(**{"Index of Multiple Deprivation": f["Index of Multiple Deprivation"]
+                               .where(f.index != 5, "40000")}),
+         ["'Index of Multiple Deprivation'", "40000", "1 to 32844"]),
+    ],
+    ids=["missing-column", "malformed-postcode", "rank-out-of-range"],
+)  # fmt: skip
+def test_a_bad_postcode_file_fails_naming_file_column_and_values(
+    materialise, tmp_path, damage, expected
+):
+    path = write_doogal_csv(tmp_path / "bad postcodes.csv", damage(doogal_frame()))
+    result = materialise(rows=1_000, postcodes=str(path), raise_on_error=False).result
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.cause.message
+    for fragment in [str(path), *expected]:
+        assert fragment in message
+    assert not (tmp_path / "lake" / "london_postcodes.parquet").exists()
+
+
+def test_a_failed_blocking_check_stops_everything_downstream(materialise, tmp_path):
+    frame = doogal_frame()
+    frame.loc[7, "Postcode"] = frame.loc[6, "Postcode"]
+    path = write_doogal_csv(tmp_path / "duplicated postcodes.csv", frame)
+
+    run = materialise(rows=1_000, postcodes=str(path), raise_on_error=False)
+
+    assert run.checks() == {(LONDON_POSTCODES, "conforms_to_LondonPostcodes"): False}
+    materialised = {e.asset_key for e in run.result.get_asset_materialization_events()}
+    assert materialised == {LONDON_POSTCODES}
+    assert not (run.lake / "raw").exists()
+    [evaluation] = run.result.get_asset_check_evaluations()
+    assert "field_uniqueness" in str(evaluation.metadata["broken rules"].value)
+
+
+def test_a_failed_run_leaves_the_existing_lake_untouched(materialise, tmp_path):
+    good = materialise(rows=1_000, seed=5)
+    before = {path: path.read_bytes() for path in good.lake.rglob("*.parquet")}
+    path = write_doogal_csv(tmp_path / "bad.csv", doogal_frame().drop(columns=["District"]))
+    failed = materialise(rows=1_000, seed=5, postcodes=str(path), raise_on_error=False)
+    assert not failed.result.success
+    assert {path: path.read_bytes() for path in good.lake.rglob("*.parquet")} == before
+    assert not [p for p in good.lake.rglob("*") if p.name.endswith(".tmp")]

@@ -1,0 +1,88 @@
+"""Parameters come from AESYNTH_* variables, with defaults and errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from upath import UPath
+
+from aesynth_pipeline.lake import write_atomically
+from aesynth_pipeline.settings import Settings, SettingsError
+
+
+def test_unset_variables_take_the_documented_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({})
+    assert (settings.rows, settings.seed, settings.postcodes) == (10_000, 42, None)
+    assert settings.postcode_count == 50_000
+    assert settings.imd_deciles == "national"
+    assert settings.pseudonym_key is None
+    assert Path(settings.data_lake) == tmp_path / "data_lake"
+
+
+def test_variables_override_the_defaults(tmp_path):
+    settings = Settings.from_env(
+        {
+            "AESYNTH_ROWS": "250",
+            "AESYNTH_SEED": "7",
+            "AESYNTH_POSTCODES": "postcodes.csv",
+            "AESYNTH_DATA_LAKE": str(tmp_path / "lake"),
+            "AESYNTH_IMD_DECILES": "london",
+            "AESYNTH_PSEUDONYM_KEY": "secret",
+        }
+    )
+    assert (settings.rows, settings.seed, settings.postcodes) == (250, 7, "postcodes.csv")
+    assert settings.data_lake == str(tmp_path / "lake")
+    assert settings.imd_deciles == "london"
+    assert settings.pseudonym_key == "secret"
+    assert "secret" not in repr(settings)
+
+
+def test_storage_urls_are_kept_as_urls():
+    assert (
+        Settings.from_env({"AESYNTH_DATA_LAKE": "s3://bucket/lake"}).data_lake == "s3://bucket/lake"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("AESYNTH_ROWS", "ten", "AESYNTH_ROWS must be a whole number, got 'ten'"),
+        ("AESYNTH_ROWS", "0", "AESYNTH_ROWS must be at least 1, got 0"),
+        ("AESYNTH_SEED", "1.5", "AESYNTH_SEED must be a whole number"),
+        ("AESYNTH_IMD_DECILES", "regional", "AESYNTH_IMD_DECILES must be one of"),
+    ],
+)
+def test_bad_values_name_the_variable(variable, value, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({variable: value})
+
+
+def test_fingerprint_tracks_the_postcode_file_and_hides_the_key(tmp_path):
+    postcodes = tmp_path / "postcodes.csv"
+    postcodes.write_text("Postcode\n")
+    settings = Settings(postcodes=str(postcodes), pseudonym_key="secret")
+    before = settings.fingerprint("postcodes")
+    postcodes.write_text("Postcode\nE5 0QZ\n")
+    assert settings.fingerprint("postcodes") != before
+    assert "secret" not in settings.fingerprint("pseudonym_key")
+    assert settings.fingerprint("pseudonym_key") != Settings(pseudonym_key="other").fingerprint(
+        "pseudonym_key"
+    )
+
+
+def test_an_interrupted_write_leaves_the_previous_file_whole(tmp_path):
+    target = UPath(tmp_path / "asset.parquet")
+    target.write_bytes(b"previous contents")
+
+    def crash_half_way(path: UPath) -> None:
+        path.write_bytes(b"half of the new")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(target, crash_half_way)
+    assert target.read_bytes() == b"previous contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["asset.parquet"]
+    write_atomically(target, lambda path: path.write_bytes(b"new contents"))
+    assert target.read_bytes() == b"new contents"
