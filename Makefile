@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
+# The dg command line finds the project's environment through this.
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .PHONY: install run test ui lint clean
 
@@ -16,17 +18,19 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c .ci/constraints.txt -e '.[dev]'
 	@touch $@
 
+# Dagster's instance: SQLite storage in DAGSTER_HOME (the default), telemetry off.
 $(DAGSTER_HOME):
 	@mkdir -p $@
+	@printf 'telemetry:\n  enabled: false\n' > $@/dagster.yaml
 
 run: install | $(DAGSTER_HOME)
-	$(BIN)/dagster asset materialize -m aesynth_pipeline.definitions --select '*'
+	$(BIN)/dg launch --job materialize_everything
 
 test: lint
 	$(BIN)/python -m pytest
 
 ui: install | $(DAGSTER_HOME)
-	$(BIN)/dagster dev -m aesynth_pipeline.definitions -h 127.0.0.1 -p 3000
+	$(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 lint: install
 	$(BIN)/ruff check aesynth_pipeline aesynth_pipeline_tests

@@ -8,6 +8,7 @@ from aesynth_pipeline.assets.preparation import build_preparation_assets
 from aesynth_pipeline.assets.source import build_source_assets
 from aesynth_pipeline.checks import build_checks
 from aesynth_pipeline.io_managers import ParquetLake
+from aesynth_pipeline.schedules import everything_job
 from aesynth_pipeline.settings import Settings
 
 
@@ -23,6 +24,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=build_assets(settings),
         asset_checks=build_checks(),
+        jobs=[everything_job],
         resources=build_resources(settings),
     )
 
