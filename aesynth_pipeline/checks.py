@@ -10,12 +10,19 @@ from aesynth_pipeline import columns as c
 from aesynth_pipeline import schemas
 from aesynth_pipeline.assets.keys import (
     DEIDENTIFIED,
+    DEIDENTIFIED_HOLDOUT,
+    DEIDENTIFIED_TRAIN,
     HOSPITAL_AE_DATA,
     HOSPITAL_AE_DATA_LSOA,
     HOSPITAL_AE_QUARANTINE,
     LONDON_POSTCODES,
+    description_key,
+    synthetic_key,
 )
 from aesynth_pipeline.domain.deidentify import KEPT_GENDERS
+from aesynth_pipeline.domain.synthesise import MODES, bayesian_network, network_attributes
+from aesynth_pipeline.markdown import markdown_table
+from aesynth_pipeline.settings import Settings
 
 # Raw-zone failures are reported by column, rule and count only: their values may identify
 # a patient, so they never reach the check's metadata.
@@ -25,6 +32,9 @@ SCHEMA_BY_ASSET: dict[dg.AssetKey, tuple[type[pa.DataFrameModel], bool]] = {
     HOSPITAL_AE_DATA_LSOA: (schemas.HospitalAeDataLsoa, False),
     HOSPITAL_AE_QUARANTINE: (schemas.HospitalAeQuarantine, False),
     DEIDENTIFIED: (schemas.HospitalAeDeidentified, True),
+    DEIDENTIFIED_TRAIN: (schemas.HospitalAeDeidentified, True),
+    DEIDENTIFIED_HOLDOUT: (schemas.HospitalAeDeidentified, True),
+    **{synthetic_key(mode): (schemas.synthetic_schema(mode), True) for mode in MODES},
 }
 
 _EXAMPLES_PER_RULE = 5
@@ -70,19 +80,11 @@ def _schema_check(asset_key: dg.AssetKey, model: type[pa.DataFrameModel], show_v
             f"{model.__name__} schema",
             metadata={
                 "rows checked": len(frame),
-                "broken rules": dg.MetadataValue.md(_markdown_table(failures)),
+                "broken rules": dg.MetadataValue.md(markdown_table(failures)),
             },
         )
 
     return conforms
-
-
-def _markdown_table(frame: pd.DataFrame) -> str:
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    rows = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
-            for row in frame.itertuples(index=False)]  # fmt: skip
-    return "\n".join([header, rule, *rows])
 
 
 @dg.asset_check(
@@ -116,8 +118,39 @@ def rows_reconcile(
     )
 
 
-def build_checks() -> list[dg.AssetChecksDefinition]:
+def network_problems(description: dict, degree: int) -> list[str]:
+    """What is wrong with a correlated description's Bayesian network, if anything."""
+    problems = []
+    missing = sorted(set(c.DEIDENTIFIED_COLUMNS) - network_attributes(description))
+    if missing:
+        problems.append(f"attributes missing from the network: {missing}")
+    crowded = [child for child, parents in bayesian_network(description) if len(parents) > degree]
+    if crowded:
+        problems.append(f"nodes with more than k={degree} parents: {crowded}")
+    return problems
+
+
+def _network_check(degree: int) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=description_key("correlated"),
+        name="network_covers_every_attribute",
+        blocking=True,
+        description=f"The Bayesian network holds every attribute, each with at most k={degree} "
+        "parents.",
+    )
+    def network_covers_every_attribute(description: dict) -> dg.AssetCheckResult:
+        problems = network_problems(description, degree)
+        return dg.AssetCheckResult(
+            passed=not problems,
+            metadata={"problems": "; ".join(problems) or "none", "k": degree},
+        )
+
+    return network_covers_every_attribute
+
+
+def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
     return [
         *(_schema_check(key, model, show) for key, (model, show) in SCHEMA_BY_ASSET.items()),
         rows_reconcile,
+        _network_check(settings.bn_degree),
     ]

@@ -6,24 +6,32 @@ import dagster as dg
 
 from aesynth_pipeline.assets.preparation import build_preparation_assets
 from aesynth_pipeline.assets.source import build_source_assets
+from aesynth_pipeline.assets.synthesis import build_synthesis_assets
 from aesynth_pipeline.checks import build_checks
-from aesynth_pipeline.io_managers import ParquetLake
+from aesynth_pipeline.io_managers import JsonLake, ParquetLake
 from aesynth_pipeline.schedules import everything_job
 from aesynth_pipeline.settings import Settings
 
 
 def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    return [*build_source_assets(settings), *build_preparation_assets(settings)]
+    return [
+        *build_source_assets(settings),
+        *build_preparation_assets(settings),
+        *build_synthesis_assets(settings),
+    ]
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
-    return {"io_manager": ParquetLake(base_path=settings.data_lake)}
+    return {
+        "io_manager": ParquetLake(base_path=settings.data_lake),
+        "json_io_manager": JsonLake(base_path=settings.data_lake),
+    }
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=build_assets(settings),
-        asset_checks=build_checks(),
+        asset_checks=build_checks(settings),
         jobs=[everything_job],
         resources=build_resources(settings),
     )

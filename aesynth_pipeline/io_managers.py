@@ -1,7 +1,9 @@
-"""Persist DataFrame assets as Parquet files in the data lake, one file per asset key."""
+"""Persist assets in the data lake, one file per asset key: DataFrames as Parquet,
+dictionaries (DataSynthesizer descriptions) as JSON."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import dagster as dg
@@ -54,3 +56,25 @@ class ParquetLake(dg.ConfigurableIOManagerFactory):
 
     def create_io_manager(self, context: dg.InitResourceContext) -> ParquetIOManager:
         return ParquetIOManager(base_path=lake_path(self.base_path))
+
+
+class JsonIOManager(dg.UPathIOManager):
+    """Writes each JSON-ready dictionary atomically, indented, as DataSynthesizer saves its own."""
+
+    extension = ".json"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: dict[str, Any], path: UPath) -> None:
+        text = json.dumps(obj, indent=4)
+        write_atomically(path, lambda target: target.write_text(text))
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> dict[str, Any]:
+        return json.loads(path.read_text())
+
+
+class JsonLake(dg.ConfigurableIOManagerFactory):
+    """JSON files under `base_path`, beside the Parquet files."""
+
+    base_path: str
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> JsonIOManager:
+        return JsonIOManager(base_path=lake_path(self.base_path))

@@ -31,6 +31,7 @@ from aesynth_pipeline.domain.geography import (
     LSOA_CODE_PATTERN,
     POSTCODE_PATTERN,
 )
+from aesynth_pipeline.domain.synthesise import RANDOM_MODE_INTEGER_RANGE
 
 _FIRST_ARRIVAL = ARRIVAL_DAYS[0]
 _END_OF_ARRIVALS = ARRIVAL_DAYS[-1] + pd.Timedelta(days=1)
@@ -123,3 +124,20 @@ class HospitalAeDeidentified(pa.DataFrameModel):
     class Config:
         strict = True
         ordered = True
+
+
+class SyntheticDataset(HospitalAeDeidentified):
+    """A synthetic dataset: the de-identified schema, column for column."""
+
+
+class SyntheticRandom(HospitalAeDeidentified):
+    """Random mode: the de-identified schema, but time in A&E is uniform on 0-100 minutes,
+    as DataSynthesizer documents for random mode."""
+
+    time_in_ae: Series[int] = pa.Field(
+        alias=c.TIME_IN_AE, ge=RANDOM_MODE_INTEGER_RANGE[0], le=RANDOM_MODE_INTEGER_RANGE[1]
+    )
+
+
+def synthetic_schema(mode: str) -> type[pa.DataFrameModel]:
+    return SyntheticRandom if mode == "random" else SyntheticDataset

@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
 from aesynth_pipeline.domain.deidentify import IMD_DECILE_METHODS, ImdDecileMethod
 from aesynth_pipeline.domain.geography import DEFAULT_POSTCODE_COUNT
 
@@ -26,7 +28,13 @@ ENVIRONMENT_VARIABLES = {
     "data_lake": "AESYNTH_DATA_LAKE",
     "imd_deciles": "AESYNTH_IMD_DECILES",
     "pseudonym_key": "AESYNTH_PSEUDONYM_KEY",
+    "holdout_share": "AESYNTH_HOLDOUT_SHARE",
+    "epsilon": "AESYNTH_EPSILON",
+    "bn_degree": "AESYNTH_BN_DEGREE",
+    "synthetic_rows": "AESYNTH_SYNTHETIC_ROWS",
 }
+_INTEGERS = ("rows", "seed", "postcode_count", "bn_degree", "synthetic_rows")
+_FLOATS = ("holdout_share", "epsilon")
 
 
 class SettingsError(ValueError):
@@ -43,6 +51,13 @@ class Settings:
     imd_deciles: ImdDecileMethod = "national"
     # A secret: never printed, and hashed before it goes into a code version.
     pseudonym_key: str | None = field(default=None, repr=False)
+    # Synthesis: the share of de-identified rows held out from the synthesiser, the
+    # differential-privacy budget (smaller = more noise = more privacy; 0 = no noise), the
+    # Bayesian network's parents per node, and rows to synthesise (None = as many as trained on).
+    holdout_share: float = 0.2
+    epsilon: float = 1.0
+    bn_degree: int = 1
+    synthetic_rows: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("rows", "postcode_count"):
@@ -54,6 +69,26 @@ class Settings:
             variable = ENVIRONMENT_VARIABLES["imd_deciles"]
             raise SettingsError(
                 f"{variable} must be one of {list(IMD_DECILE_METHODS)}, got {self.imd_deciles!r}"
+            )
+        if not 0 < self.holdout_share < 1:
+            raise SettingsError(
+                f"{ENVIRONMENT_VARIABLES['holdout_share']} must be between 0 and 1 (exclusive), "
+                f"got {self.holdout_share}"
+            )
+        if not (math.isfinite(self.epsilon) and self.epsilon >= 0):
+            raise SettingsError(
+                f"{ENVIRONMENT_VARIABLES['epsilon']} must be 0 (no noise) or positive, "
+                f"got {self.epsilon}"
+            )
+        if not 1 <= self.bn_degree < len(DEIDENTIFIED_COLUMNS):
+            raise SettingsError(
+                f"{ENVIRONMENT_VARIABLES['bn_degree']} must be at least 1 and below the number of "
+                f"attributes ({len(DEIDENTIFIED_COLUMNS)}), got {self.bn_degree}"
+            )
+        if self.synthetic_rows is not None and self.synthetic_rows < 1:
+            raise SettingsError(
+                f"{ENVIRONMENT_VARIABLES['synthetic_rows']} must be at least 1, "
+                f"got {self.synthetic_rows}"
             )
         if self.pseudonym_key is not None and not self.pseudonym_key:
             raise SettingsError(f"{ENVIRONMENT_VARIABLES['pseudonym_key']} is set but empty")

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from aesynth_pipeline.assets.keys import DEIDENTIFIED
 from aesynth_pipeline.checks import build_checks
 from aesynth_pipeline.definitions import build_assets, build_resources
 from aesynth_pipeline.settings import Settings
@@ -38,12 +39,22 @@ class Run:
         }
 
 
-def materialise_pipeline(lake: Path, raise_on_error: bool = True, **parameters: object) -> Run:
+# Everything up to the de-identified dataset, without synthesis.
+FOUNDATION = dg.AssetSelection.assets(DEIDENTIFIED).upstream()
+
+
+def materialise_pipeline(
+    lake: Path,
+    raise_on_error: bool = True,
+    selection: dg.AssetSelection | None = None,
+    **parameters: object,
+) -> Run:
     settings = Settings(data_lake=str(lake), **parameters)
     result = dg.materialize(
-        [*build_assets(settings), *build_checks()],
+        [*build_assets(settings), *build_checks(settings)],
         resources=build_resources(settings),
         raise_on_error=raise_on_error,
+        selection=selection,
     )
     return Run(result=result, lake=lake, settings=settings)
 
@@ -60,5 +71,7 @@ def materialise(tmp_path: Path) -> Callable[..., Run]:
 
 @pytest.fixture(scope="session")
 def pipeline_100k(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """The whole pipeline at 100,000 rows with the default seed, shared by the slow checks."""
-    return materialise_pipeline(tmp_path_factory.mktemp("lake-100k"), rows=DISTRIBUTION_ROWS)
+    """The pipeline up to de-identification at 100,000 rows, shared by the distribution tests."""
+    return materialise_pipeline(
+        tmp_path_factory.mktemp("lake-100k"), rows=DISTRIBUTION_ROWS, selection=FOUNDATION
+    )

@@ -9,21 +9,32 @@ import pytest
 from aesynth_pipeline import columns as c
 from aesynth_pipeline.assets.keys import (
     DEIDENTIFIED,
+    DEIDENTIFIED_HOLDOUT,
+    DEIDENTIFIED_TRAIN,
     HOSPITAL_AE_DATA,
     HOSPITAL_AE_DATA_LSOA,
     HOSPITAL_AE_QUARANTINE,
     LONDON_POSTCODES,
+    description_key,
+    synthetic_key,
 )
 from aesynth_pipeline.definitions import build_assets, build_definitions
 from aesynth_pipeline.domain.deidentify import NO_IMD_RANK
 from aesynth_pipeline.domain.generate import HOSPITALS
+from aesynth_pipeline.domain.synthesise import MODES
 from aesynth_pipeline.lake import PSEUDONYM_KEY_FILE
 from aesynth_pipeline.settings import Settings
 
+from .conftest import FOUNDATION, materialise_pipeline
 from .doogal import doogal_frame, write_doogal_csv
 
 ALL_KEYS = [LONDON_POSTCODES, HOSPITAL_AE_DATA, HOSPITAL_AE_DATA_LSOA, HOSPITAL_AE_QUARANTINE,
             DEIDENTIFIED]  # fmt: skip
+SYNTHESIS_KEYS = [
+    DEIDENTIFIED_TRAIN,
+    DEIDENTIFIED_HOLDOUT,
+    *(key(mode) for mode in MODES for key in (description_key, synthetic_key)),
+]
 ASSET_FILES = {
     LONDON_POSTCODES: ("london_postcodes",),
     HOSPITAL_AE_DATA: ("raw", "hospital_ae_data"),
@@ -40,16 +51,17 @@ def test_definitions_load_with_every_asset_documented_and_versioned(tmp_path):
         for key in assets_def.keys:
             spec = assets_def.specs_by_key[key]
             assert spec.group_name and spec.group_name != "default", key
-            assert spec.kinds == {"pandas", "parquet"}, key
+            assert spec.kinds, key
             assert spec.code_version, key
             assert spec.description, key
-    assert {key for a in build_assets(Settings()) for key in a.keys} == set(ALL_KEYS)
+    keys = {key for a in build_assets(Settings()) for key in a.keys}
+    assert keys == {*ALL_KEYS, *SYNTHESIS_KEYS}
 
 
 def test_same_seed_gives_identical_data_and_another_seed_different(materialise):
-    first = materialise("a", rows=3_000, seed=7, pseudonym_key="k")
-    again = materialise("b", rows=3_000, seed=7, pseudonym_key="k")
-    other = materialise("c", rows=3_000, seed=8, pseudonym_key="k")
+    first = materialise("a", rows=3_000, seed=7, pseudonym_key="k", selection=FOUNDATION)
+    again = materialise("b", rows=3_000, seed=7, pseudonym_key="k", selection=FOUNDATION)
+    other = materialise("c", rows=3_000, seed=8, pseudonym_key="k", selection=FOUNDATION)
     for key, parts in ASSET_FILES.items():
         if key == HOSPITAL_AE_QUARANTINE:
             continue  # empty with a generated directory
@@ -126,15 +138,13 @@ def test_code_versions_change_only_with_the_parameters_each_asset_uses(tmp_path)
 
 
 def test_the_lake_keeps_one_pseudonym_key_so_hospital_ids_survive_reruns(tmp_path):
-    from .conftest import materialise_pipeline
-
-    first = materialise_pipeline(tmp_path, rows=2_000, seed=1)
+    first = materialise_pipeline(tmp_path, rows=2_000, seed=1, selection=FOUNDATION)
     key_file = tmp_path / "raw" / PSEUDONYM_KEY_FILE
     key = key_file.read_text()
-    second = materialise_pipeline(tmp_path, rows=2_000, seed=1)
+    second = materialise_pipeline(tmp_path, rows=2_000, seed=1, selection=FOUNDATION)
     assert key_file.read_text() == key
     assert first.read("hospital_ae_deidentified").equals(second.read("hospital_ae_deidentified"))
-    elsewhere = materialise_pipeline(tmp_path / "other", rows=2_000, seed=1)
+    elsewhere = materialise_pipeline(tmp_path / "other", rows=2_000, seed=1, selection=FOUNDATION)
     assert not elsewhere.read("hospital_ae_deidentified")[c.HOSPITAL_ID].equals(
         first.read("hospital_ae_deidentified")[c.HOSPITAL_ID]
     )
@@ -148,7 +158,7 @@ def test_a_doogal_format_file_is_loaded_and_its_unranked_postcodes_quarantined(
     frame.loc[in_use[:20], "Index of Multiple Deprivation"] = ""
     path = write_doogal_csv(tmp_path / "London postcodes.csv", frame)
 
-    run = materialise(rows=5_000, postcodes=str(path))
+    run = materialise(rows=5_000, postcodes=str(path), selection=FOUNDATION)
 
     directory = run.read("london_postcodes")
     assert list(directory.columns) == c.POSTCODE_DIRECTORY_COLUMNS

@@ -9,3 +9,13 @@ HOSPITAL_AE_DATA = dg.AssetKey([RAW_ZONE, "hospital_ae_data"])
 HOSPITAL_AE_DATA_LSOA = dg.AssetKey([RAW_ZONE, "hospital_ae_data_lsoa"])
 HOSPITAL_AE_QUARANTINE = dg.AssetKey([RAW_ZONE, "hospital_ae_quarantine"])
 DEIDENTIFIED = dg.AssetKey("hospital_ae_deidentified")
+DEIDENTIFIED_TRAIN = dg.AssetKey("deidentified_train")
+DEIDENTIFIED_HOLDOUT = dg.AssetKey("deidentified_holdout")
+
+
+def description_key(mode: str) -> dg.AssetKey:
+    return dg.AssetKey(f"description_{mode}")
+
+
+def synthetic_key(mode: str) -> dg.AssetKey:
+    return dg.AssetKey(f"synthetic_{mode}")

@@ -1,0 +1,207 @@
+"""Synthesis assets: the training / hold-out split, then a DataSynthesizer description and a
+synthetic dataset per mode, all three built by one factory."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+
+import dagster as dg
+import pandas as pd
+
+from aesynth_pipeline.assets.keys import (
+    DEIDENTIFIED,
+    DEIDENTIFIED_HOLDOUT,
+    DEIDENTIFIED_TRAIN,
+    description_key,
+    synthetic_key,
+)
+from aesynth_pipeline.assets.source import ZONE
+from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, TIME_IN_AE
+from aesynth_pipeline.domain.evaluate import (
+    as_categories,
+    normalised_mutual_information,
+    time_bin_edges,
+)
+from aesynth_pipeline.domain.holdout import split_train_holdout
+from aesynth_pipeline.domain.plots import histogram_comparison, mutual_information_heatmaps
+from aesynth_pipeline.domain.synthesise import (
+    MODES,
+    Mode,
+    SynthesisParameters,
+    bayesian_network,
+    describe,
+    generate,
+    mode_seed,
+)
+from aesynth_pipeline.lake import lake_path, write_atomically
+from aesynth_pipeline.markdown import markdown_table
+from aesynth_pipeline.settings import Settings
+
+# The parameters each mode's description depends on, for its code version.
+MODE_PARAMETERS: dict[Mode, tuple[str, ...]] = {
+    "random": ("seed",),
+    "independent": ("seed", "epsilon"),
+    "correlated": ("seed", "epsilon", "bn_degree"),
+}
+MODE_SUMMARIES: dict[Mode, str] = {
+    "random": "random values of the right types, with no information about the data",
+    "independent": "each attribute's own distribution, with differential-privacy noise, but "
+    "no relation between attributes",
+    "correlated": "a Bayesian network with differential-privacy noise that keeps the "
+    "strongest relations between attributes",
+}
+PREVIEW_ROWS = 10
+PLOTS_FOLDER = "plots"
+
+
+def build_synthesis_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    @dg.multi_asset(
+        outs={
+            "training": dg.AssetOut(
+                key=DEIDENTIFIED_TRAIN,
+                kinds={"pandas", "parquet"},
+                tags={ZONE: "deidentified"},
+                code_version=f"1.{settings.fingerprint('seed', 'holdout_share')}",
+                description="The de-identified rows the synthesiser learns from.",
+            ),
+            "holdout": dg.AssetOut(
+                key=DEIDENTIFIED_HOLDOUT,
+                kinds={"pandas", "parquet"},
+                tags={ZONE: "deidentified"},
+                code_version=f"1.{settings.fingerprint('seed', 'holdout_share')}",
+                description="De-identified rows never shown to the synthesiser: the yardstick "
+                "for the evaluation's privacy and utility figures.",
+            ),
+        },
+        ins={"deidentified": dg.AssetIn(DEIDENTIFIED)},
+        group_name="synthesis",
+    )
+    def train_holdout_split(deidentified: pd.DataFrame):
+        """Split the de-identified dataset once, at random (seeded), into training and hold-out."""
+        training, holdout = split_train_holdout(deidentified, settings.holdout_share, settings.seed)
+        share = {"hold-out share": settings.holdout_share}
+        yield dg.Output(training, output_name="training", metadata=share)
+        yield dg.Output(holdout, output_name="holdout", metadata=share)
+
+    return [
+        train_holdout_split,
+        *(asset for mode in MODES for asset in _mode_assets(mode, settings)),
+    ]
+
+
+def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
+    parameters = SynthesisParameters(
+        mode=mode,
+        epsilon=settings.epsilon,
+        degree=settings.bn_degree,
+        seed=mode_seed(settings.seed, mode),
+    )
+    description_version = f"1.{settings.fingerprint(*MODE_PARAMETERS[mode])}"
+    synthetic_version = f"1.{settings.fingerprint(*MODE_PARAMETERS[mode], 'synthetic_rows')}"
+
+    @dg.asset(
+        key=description_key(mode),
+        ins={"training": dg.AssetIn(DEIDENTIFIED_TRAIN)},
+        io_manager_key="json_io_manager",
+        group_name="synthesis",
+        kinds={"datasynthesizer", "json"},
+        code_version=description_version,
+        description=f"DataSynthesizer's description of the training data in {mode} mode: "
+        f"{MODE_SUMMARIES[mode]}. Saved in DataSynthesizer's own JSON format.",
+    )
+    def description(training: pd.DataFrame) -> dg.Output[dict]:
+        started = time.perf_counter()
+        result = describe(training, parameters)
+        metadata = {
+            "mode": mode,
+            "attributes": len(result["attribute_description"]),
+            "training rows": len(training),
+            "seconds taken": round(time.perf_counter() - started, 2),
+        }
+        if mode != "random":
+            metadata["epsilon"] = settings.epsilon
+        if mode == "correlated":
+            metadata["k (parents per node)"] = settings.bn_degree
+            metadata["Bayesian network"] = dg.MetadataValue.md(
+                _network_markdown(bayesian_network(result))
+            )
+        return dg.Output(result, metadata=metadata)
+
+    @dg.asset(
+        key=synthetic_key(mode),
+        ins={
+            "description": dg.AssetIn(description_key(mode)),
+            "training": dg.AssetIn(DEIDENTIFIED_TRAIN),
+        },
+        group_name="synthesis",
+        kinds={"pandas", "parquet"},
+        tags={ZONE: "synthetic"},
+        code_version=synthetic_version,
+        description=f"Synthetic A&E attendances generated in {mode} mode: "
+        f"{MODE_SUMMARIES[mode]}. Same columns, order and types as the de-identified data.",
+    )
+    def synthetic(description: dict, training: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+        rows = settings.synthetic_rows or len(training)
+        started = time.perf_counter()
+        frame = generate(description, rows, parameters)
+        seconds = round(time.perf_counter() - started, 2)
+        plots = _write_comparison_plots(training, frame, mode, settings)
+        return dg.Output(
+            frame,
+            metadata={
+                "mode": mode,
+                "rows": len(frame),
+                "seconds taken": seconds,
+                # Synthetic records carry no identifier, so a preview is safe here.
+                "preview": dg.MetadataValue.md(markdown_table(frame.head(PREVIEW_ROWS))),
+                **plots,
+            },
+        )
+
+    return [description, synthetic]
+
+
+def _network_markdown(network: list[tuple[str, list[str]]]) -> str:
+    if not network:
+        return "(empty)"
+    root = network[0][1][0]
+    lines = [f"- **{root}** (root)"]
+    lines += [f"- **{child}** ← {', '.join(parents)}" for child, parents in network]
+    return "\n".join(lines)
+
+
+def _write_comparison_plots(
+    training: pd.DataFrame, synthetic: pd.DataFrame, mode: Mode, settings: Settings
+) -> dict[str, dg.MetadataValue]:
+    """Draw the histogram and mutual-information comparisons into the lake, for the metadata."""
+    folder = lake_path(settings.data_lake) / PLOTS_FOLDER / f"synthetic_{mode}"
+    histograms = {}
+    for column in DEIDENTIFIED_COLUMNS:
+        png = histogram_comparison(training[column], synthetic[column], mode)
+        path = folder / f"histogram_{_slug(column)}.png"
+        write_atomically(path, lambda target, png=png: target.write_bytes(png))
+        histograms[column] = path
+    edges = time_bin_edges(training[TIME_IN_AE])
+    heatmap = mutual_information_heatmaps(
+        normalised_mutual_information(as_categories(training, edges)),
+        normalised_mutual_information(as_categories(synthetic, edges)),
+        mode,
+    )
+    heatmap_path = folder / "mutual_information.png"
+    write_atomically(heatmap_path, lambda target: target.write_bytes(heatmap))
+    encoded = base64.b64encode(heatmap).decode("ascii")
+    return {
+        "mutual information heatmap": dg.MetadataValue.md(
+            f"![Pairwise mutual information](data:image/png;base64,{encoded})"
+        ),
+        "mutual information heatmap file": dg.MetadataValue.path(str(heatmap_path)),
+        "histogram plots": dg.MetadataValue.md(
+            "\n".join(f"- {column}: `{path}`" for column, path in histograms.items())
+        ),
+    }
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")

@@ -1,0 +1,87 @@
+"""Plots that compare a synthetic dataset with the de-identified data, as PNG bytes.
+
+They show only de-identified attributes (categories, bands and pseudonyms), never a raw
+value. Figures are drawn without pyplot's global state, so plotting is safe anywhere.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from aesynth_pipeline.columns import TIME_IN_AE
+
+REAL_LABEL = "de-identified (training)"
+_DPI = 90
+
+
+def histogram_comparison(real: pd.Series, synthetic: pd.Series, mode: str) -> bytes:
+    """Side-by-side distributions of one attribute: de-identified left, synthetic right."""
+    figure = Figure(figsize=(12, 4.5), dpi=_DPI)
+    left, right = figure.subplots(1, 2, sharey=True)
+    if real.name == TIME_IN_AE:
+        low = int(min(real.min(), synthetic.min()))
+        high = int(max(real.max(), synthetic.max()))
+        # Whole-minute bins of equal width, so no bin holds more possible values than another.
+        width = max(1, -(-(high + 1 - low) // 30))
+        bins = np.arange(low, high + width + 1, width)
+        left.hist(real, bins=bins, density=True, color="tab:blue")
+        right.hist(synthetic, bins=bins, density=True, color="tab:orange")
+        for axes in (left, right):
+            axes.set_xlabel("minutes")
+        left.set_ylabel("share of records per minute")
+    else:
+        categories = sorted(set(real) | set(synthetic), key=_natural_order)
+        positions = np.arange(len(categories))
+        for axes, values, colour in ((left, real, "tab:blue"), (right, synthetic, "tab:orange")):
+            shares = values.value_counts(normalize=True).reindex(categories, fill_value=0)
+            axes.bar(positions, shares.to_numpy(), color=colour)
+            axes.set_xticks(positions, [str(c) for c in categories], rotation=90, fontsize=7)
+        left.set_ylabel("share of records")
+    left.set_title(REAL_LABEL)
+    right.set_title(f"synthetic, {mode} mode")
+    figure.suptitle(str(real.name))
+    figure.tight_layout()
+    return _png(figure)
+
+
+def mutual_information_heatmaps(real: pd.DataFrame, synthetic: pd.DataFrame, mode: str) -> bytes:
+    """Pairwise normalised mutual information, de-identified left, synthetic right (0 to 1)."""
+    figure = Figure(figsize=(13, 6.5), dpi=_DPI, layout="constrained")
+    axes_pair = figure.subplots(1, 2)
+    labels = [_short(name) for name in real.columns]
+    for axes, matrix, title in (
+        (axes_pair[0], real, REAL_LABEL),
+        (axes_pair[1], synthetic, f"synthetic, {mode} mode"),
+    ):
+        image = axes.imshow(matrix.to_numpy(), cmap="Blues", vmin=0, vmax=1)
+        axes.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
+        # Both panels share the order of attributes, so only the left one names the rows.
+        axes.set_yticks(range(len(labels)), labels if axes is axes_pair[0] else [], fontsize=8)
+        for (row, column), value in np.ndenumerate(matrix.to_numpy()):
+            axes.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                      color="white" if value > 0.6 else "black")  # fmt: skip
+        axes.set_title(title)
+    figure.colorbar(image, ax=axes_pair, shrink=0.8, label="normalised mutual information")
+    figure.suptitle("Pairwise mutual information")
+    return _png(figure)
+
+
+def _natural_order(value: object) -> tuple[int, float, str]:
+    """Numbers and bands ("0-17", "85-") by their leading number, then text alphabetically."""
+    text = str(value)
+    leading = text.split("-")[0]
+    return (0, float(leading), text) if leading.isdigit() else (1, 0.0, text)
+
+
+def _short(name: str) -> str:
+    return name.replace("Index of Multiple Deprivation", "IMD")
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

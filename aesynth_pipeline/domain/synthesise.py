@@ -1,0 +1,234 @@
+"""Synthetic data with DataSynthesizer, in its random, independent and correlated modes.
+
+This is the one module that talks to DataSynthesizer. It works around the package's defects
+(see the notes at each workaround) without patching it, and hands the rest of the pipeline
+plain DataFrames and plain JSON-ready dictionaries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import signal
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from DataSynthesizer.DataDescriber import DataDescriber
+from DataSynthesizer.DataGenerator import DataGenerator
+
+from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, IMD_DECILE, TIME_IN_AE
+
+Mode = Literal["random", "independent", "correlated"]
+MODES: tuple[Mode, ...] = ("random", "independent", "correlated")
+
+# As the seed tutorial's synthesis step: time in A&E is a number, everything else a category.
+INTEGER_ATTRIBUTES = (TIME_IN_AE, IMD_DECILE)
+ATTRIBUTE_DATATYPES = {
+    column: "Integer" if column in INTEGER_ATTRIBUTES else "String"
+    for column in DEIDENTIFIED_COLUMNS
+}
+ATTRIBUTE_IS_CATEGORICAL = {column: column != TIME_IN_AE for column in DEIDENTIFIED_COLUMNS}
+ATTRIBUTE_IS_CANDIDATE_KEY = dict.fromkeys(DEIDENTIFIED_COLUMNS, False)
+
+# DataSynthesizer's random mode draws non-categorical integers uniformly from this range,
+# whatever the data's own range (its documented behaviour).
+RANDOM_MODE_INTEGER_RANGE = (0, 100)
+
+
+class SynthesisError(RuntimeError):
+    """DataSynthesizer failed; the message names the mode and the parameters."""
+
+
+@dataclass(frozen=True)
+class SynthesisParameters:
+    mode: Mode
+    epsilon: float
+    degree: int
+    seed: int
+
+    def __str__(self) -> str:
+        if self.mode == "random":
+            return f"random mode (seed {self.seed})"
+        if self.mode == "independent":
+            return f"independent mode (epsilon {self.epsilon}, seed {self.seed})"
+        return f"correlated mode (epsilon {self.epsilon}, k {self.degree}, seed {self.seed})"
+
+
+def mode_seed(seed: int, mode: Mode) -> int:
+    """A seed for one mode, derived from the pipeline's seed, that DataSynthesizer accepts."""
+    return int(np.random.SeedSequence([seed, 4, MODES.index(mode)]).generate_state(1)[0])
+
+
+def describe(training: pd.DataFrame, parameters: SynthesisParameters) -> dict[str, Any]:
+    """DataSynthesizer's description of `training` in the given mode, as a JSON-ready dict.
+
+    The result is exactly what DataSynthesizer would save, except that the conditional
+    probability keys are plain integer lists, so any DataGenerator can read the file.
+    """
+    _require_deidentified_columns(training)
+    if parameters.mode == "correlated" and not 1 <= parameters.degree < len(training.columns):
+        raise SynthesisError(
+            f"{parameters}: k must be at least 1 and below the number of attributes "
+            f"({len(training.columns)})"
+        )
+    describer = DataDescriber()
+    options = {
+        "attribute_to_datatype": ATTRIBUTE_DATATYPES,
+        "attribute_to_is_categorical": ATTRIBUTE_IS_CATEGORICAL,
+        "attribute_to_is_candidate_key": dict(ATTRIBUTE_IS_CANDIDATE_KEY),
+        "seed": parameters.seed,
+    }
+    with tempfile.TemporaryDirectory() as folder, _quiet(parameters), _pool_workers_end_quietly():
+        # The describers read a CSV file, not a DataFrame; the column order is fixed here.
+        csv_path = Path(folder) / "training.csv"
+        training[DEIDENTIFIED_COLUMNS].to_csv(csv_path, index=False)
+        if parameters.mode == "random":
+            describer.describe_dataset_in_random_mode(str(csv_path), **options)
+        elif parameters.mode == "independent":
+            describer.describe_dataset_in_independent_attribute_mode(
+                str(csv_path), epsilon=parameters.epsilon, **options
+            )
+        else:
+            describer.describe_dataset_in_correlated_attribute_mode(
+                str(csv_path), k=parameters.degree, epsilon=parameters.epsilon, **options
+            )
+    description = _with_plain_integer_keys(describer.data_description)
+    # Round-trip through JSON so the dict holds exactly what the saved file will.
+    return json.loads(json.dumps(description))
+
+
+def generate(
+    description: dict[str, Any], rows: int, parameters: SynthesisParameters
+) -> pd.DataFrame:
+    """`rows` synthetic records from a description, with the de-identified columns and dtypes."""
+    if rows < 1:
+        raise SynthesisError(f"{parameters}: rows to synthesise must be at least 1, got {rows}")
+    generator = DataGenerator()
+    with tempfile.TemporaryDirectory() as folder, _quiet(parameters):
+        # The generators read the description from a file, not a dict.
+        description_path = Path(folder) / "description.json"
+        description_path.write_text(json.dumps(description))
+        if parameters.mode == "random":
+            low, high = RANDOM_MODE_INTEGER_RANGE
+            generator.generate_dataset_in_random_mode(
+                rows, str(description_path), seed=parameters.seed, minimum=low, maximum=high
+            )
+        elif parameters.mode == "independent":
+            generator.generate_dataset_in_independent_mode(
+                rows, str(description_path), seed=parameters.seed
+            )
+        else:
+            generator.generate_dataset_in_correlated_attribute_mode(
+                rows, str(description_path), seed=parameters.seed
+            )
+    return as_deidentified_frame(generator.synthetic_dataset)
+
+
+def as_deidentified_frame(synthetic: pd.DataFrame) -> pd.DataFrame:
+    """DataSynthesizer's output with the de-identified columns, order and dtypes.
+
+    Integers come back as floats such as 65.0; categories may come back as numbers.
+    """
+    missing = [column for column in DEIDENTIFIED_COLUMNS if column not in synthetic]
+    if missing:
+        raise SynthesisError(f"DataSynthesizer's output lacks column(s) {missing}")
+    frame = synthetic[DEIDENTIFIED_COLUMNS].reset_index(drop=True)
+    if frame.isna().any().any():
+        raise SynthesisError(
+            "DataSynthesizer's output has missing values in "
+            f"{frame.columns[frame.isna().any()].tolist()}"
+        )
+    return pd.DataFrame(
+        {
+            column: (
+                pd.to_numeric(frame[column]).round().astype("int64")
+                if column in INTEGER_ATTRIBUTES
+                else frame[column].astype(str).astype(object)
+            )
+            for column in DEIDENTIFIED_COLUMNS
+        }
+    )
+
+
+def bayesian_network(description: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """The learned network as (child, parents) pairs; empty outside correlated mode."""
+    return [(child, list(parents)) for child, parents in description.get("bayesian_network", [])]
+
+
+def network_attributes(description: dict[str, Any]) -> set[str]:
+    """Every attribute in the network: the root (first parent) and every child."""
+    network = bayesian_network(description)
+    if not network:
+        return set()
+    return {network[0][1][0], *(child for child, _ in network)}
+
+
+def _require_deidentified_columns(training: pd.DataFrame) -> None:
+    missing = [column for column in DEIDENTIFIED_COLUMNS if column not in training]
+    if missing:
+        raise SynthesisError(f"the training data lacks column(s) {missing}")
+    if training[DEIDENTIFIED_COLUMNS].isna().any().any():
+        # DataSynthesizer records a missing rate but never generates missing values.
+        raise SynthesisError("the training data has missing values, which would be lost")
+
+
+_NUMPY_SCALAR = re.compile(r"np\.\w+\((-?\d+)\)")
+
+
+def _with_plain_integer_keys(description: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite conditional-probability keys like "[np.int64(0), np.int64(3)]" as "[0, 3]".
+
+    Upstream defect (DataSynthesizer issues #44/#45): with numpy 2 the describer writes numpy
+    reprs into the keys and the generator `eval`s them without importing numpy, so
+    correlated generation fails with "name 'np' is not defined".
+    """
+    conditional = description.get("conditional_probabilities")
+    if not conditional:
+        return description
+    cleaned = {}
+    for attribute, distributions in conditional.items():
+        if isinstance(distributions, dict):
+            distributions = {
+                str(json.loads(_NUMPY_SCALAR.sub(r"\1", key))): probabilities
+                for key, probabilities in distributions.items()
+            }
+        cleaned[attribute] = distributions
+    return {**description, "conditional_probabilities": cleaned}
+
+
+@contextlib.contextmanager
+def _quiet(parameters: SynthesisParameters):
+    """Silence DataSynthesizer's progress prints, and name the mode in any failure."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    except SynthesisError:
+        raise
+    except Exception as error:
+        raise SynthesisError(f"DataSynthesizer failed in {parameters}: {error!r}") from error
+
+
+@contextlib.contextmanager
+def _pool_workers_end_quietly():
+    """Give forked workers the default SIGTERM handler while the describer runs.
+
+    The correlated describer forks a multiprocessing pool per network round and ends it with
+    SIGTERM. Forked workers inherit the parent's handler; under Dagster that handler raises an
+    interrupt error, so every worker would print a traceback as it is ended.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
