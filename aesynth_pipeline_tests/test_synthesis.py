@@ -1,0 +1,195 @@
+"""Synthesis on real runs: DataSynthesizer's three modes, their files, seeds and parameters."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pandas as pd
+import pytest
+from DataSynthesizer.DataGenerator import DataGenerator
+
+from aesynth_pipeline import columns as c
+from aesynth_pipeline.assets.keys import (
+    DEIDENTIFIED_HOLDOUT,
+    DEIDENTIFIED_TRAIN,
+    description_key,
+    synthetic_key,
+)
+from aesynth_pipeline.checks import build_checks, network_problems
+from aesynth_pipeline.definitions import build_assets, build_resources
+from aesynth_pipeline.domain.evaluate import (
+    as_categories,
+    normalised_mutual_information,
+    time_bin_edges,
+)
+from aesynth_pipeline.domain.synthesise import (
+    MODES,
+    SynthesisError,
+    SynthesisParameters,
+    bayesian_network,
+    describe,
+    generate,
+)
+from aesynth_pipeline.schemas import synthetic_schema
+from aesynth_pipeline.settings import Settings
+
+from .conftest import Run, materialise_pipeline
+
+ROWS = 6_000
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Run:
+    return materialise_pipeline(tmp_path_factory.mktemp("synthesis"), rows=ROWS, pseudonym_key="k")
+
+
+def test_train_and_holdout_split_the_deidentified_rows_once(run):
+    deidentified = run.read("hospital_ae_deidentified")
+    training, holdout = run.read("deidentified_train"), run.read("deidentified_holdout")
+    assert len(training) + len(holdout) == len(deidentified)
+    assert len(holdout) == round(0.2 * len(deidentified))
+    combined = pd.concat([training, holdout]).sort_values(c.DEIDENTIFIED_COLUMNS)
+    expected = deidentified.sort_values(c.DEIDENTIFIED_COLUMNS)
+    pd.testing.assert_frame_equal(combined.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_synthetic_dataset_has_the_deidentified_schema(run, mode):
+    synthetic = run.read(f"synthetic_{mode}")
+    training = run.read("deidentified_train")
+    assert list(synthetic.columns) == c.DEIDENTIFIED_COLUMNS
+    assert synthetic.dtypes.to_dict() == training.dtypes.to_dict()
+    for column in (c.TREATMENT, c.GENDER, c.HOSPITAL_ID, c.ARRIVAL_DATE, c.AGE_BRACKET):
+        assert synthetic[column].map(type).eq(str).all(), column
+    assert len(synthetic) == len(training)
+    synthetic_schema(mode).validate(synthetic, lazy=True)
+    assert run.checks()[(synthetic_key(mode), f"conforms_to_{synthetic_schema(mode).__name__}")]
+
+
+def test_random_mode_draws_time_in_ae_from_0_to_100_as_documented(run):
+    times = run.read("synthetic_random")[c.TIME_IN_AE]
+    assert times.between(0, 100).all() and times.max() > 90 and times.min() < 10
+
+
+def test_same_seed_gives_identical_synthetic_data_and_another_seed_different(run, tmp_path):
+    again = materialise_pipeline(tmp_path / "again", rows=ROWS, pseudonym_key="k")
+    other = materialise_pipeline(tmp_path / "other", rows=ROWS, pseudonym_key="k", seed=43)
+    for mode in MODES:
+        pd.testing.assert_frame_equal(
+            run.read(f"synthetic_{mode}"), again.read(f"synthetic_{mode}")
+        )
+        assert (run.lake / f"description_{mode}.json").read_text() == (
+            again.lake / f"description_{mode}.json"
+        ).read_text()
+        assert not run.read(f"synthetic_{mode}").equals(other.read(f"synthetic_{mode}"))
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 1.0])
+@pytest.mark.parametrize("degree", [1, 2])
+def test_correlated_mode_works_with_and_without_noise_for_k_1_and_2(run, epsilon, degree):
+    training = run.read("deidentified_train").head(3_000)
+    parameters = SynthesisParameters("correlated", epsilon, degree, seed=5)
+    description = describe(training, parameters)
+    network = bayesian_network(description)
+    assert network_problems(description, degree) == []
+    assert max(len(parents) for _, parents in network) == degree
+    synthetic = generate(description, 1_000, parameters)
+    synthetic_schema("correlated").validate(synthetic, lazy=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_datasynthesizer_generates_from_each_saved_description(run, mode, tmp_path):
+    path = run.lake / f"description_{mode}.json"
+    assert "np." not in path.read_text()
+    generator = DataGenerator()
+    method = {
+        "random": generator.generate_dataset_in_random_mode,
+        "independent": generator.generate_dataset_in_independent_mode,
+        "correlated": generator.generate_dataset_in_correlated_attribute_mode,
+    }[mode]
+    method(250, str(path))
+    assert len(generator.synthetic_dataset) == 250
+    assert set(generator.synthetic_dataset.columns) == set(c.DEIDENTIFIED_COLUMNS)
+
+
+def test_correlated_mode_keeps_the_age_time_dependency_better_than_independent(run):
+    training = run.read("deidentified_train")
+    edges = time_bin_edges(training[c.TIME_IN_AE])
+
+    def age_time_information(frame: pd.DataFrame) -> float:
+        matrix = normalised_mutual_information(as_categories(frame, edges))
+        return matrix.loc[c.AGE_BRACKET, c.TIME_IN_AE]
+
+    real = age_time_information(training)
+    correlated = age_time_information(run.read("synthetic_correlated"))
+    independent = age_time_information(run.read("synthetic_independent"))
+    assert real > 0.2, "the mock data's strongest dependency"
+    assert abs(correlated - real) < abs(independent - real)
+    assert independent < 0.01
+
+
+def test_metadata_shows_parameters_network_preview_and_plots(run):
+    described = run.metadata(description_key("correlated"))
+    assert described["mode"] == "correlated"
+    assert described["epsilon"] == 1.0 and described["k (parents per node)"] == 1
+    assert described["attributes"] == len(c.DEIDENTIFIED_COLUMNS)
+    for column in c.DEIDENTIFIED_COLUMNS:
+        assert f"**{column}**" in described["Bayesian network"]
+    assert "epsilon" not in run.metadata(description_key("random"))
+    for mode in MODES:
+        synthesised = run.metadata(synthetic_key(mode))
+        assert synthesised["rows"] == len(run.read(f"synthetic_{mode}"))
+        assert synthesised["seconds taken"] >= 0
+        assert synthesised["preview"].count("\n") == 11  # header, rule and ten rows
+        assert synthesised["mutual information heatmap"].startswith("![")
+        folder = run.lake / "plots" / f"synthetic_{mode}"
+        pngs = sorted(folder.glob("*.png"))
+        assert len(pngs) == len(c.DEIDENTIFIED_COLUMNS) + 1
+        assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
+    assert run.metadata(DEIDENTIFIED_HOLDOUT)["dagster/row_count"] > 0
+    assert run.metadata(DEIDENTIFIED_TRAIN)["hold-out share"] == 0.2
+
+
+def test_changing_epsilon_makes_only_the_noisy_modes_stale(tmp_path):
+    settings = Settings(data_lake=str(tmp_path), rows=2_000)
+    with dg.instance_for_test() as instance:
+        dg.materialize(
+            [*build_assets(settings), *build_checks(settings)],
+            resources=build_resources(settings),
+            instance=instance,
+        )
+        changed = Settings(data_lake=str(tmp_path), rows=2_000, epsilon=0.5)
+        stale = set()
+        for assets_def in build_assets(changed):
+            for key in assets_def.keys:
+                event = instance.get_latest_materialization_event(key)
+                recorded = event.asset_materialization.tags["dagster/code_version"]
+                if recorded != assets_def.specs_by_key[key].code_version:
+                    stale.add(key.to_user_string())
+    assert stale == {
+        "description_independent",
+        "description_correlated",
+        "synthetic_independent",
+        "synthetic_correlated",
+    }
+
+
+def test_datasynthesizer_errors_name_the_mode_and_parameters(run):
+    parameters = SynthesisParameters("correlated", 1.0, 1, seed=9)
+    description = json.loads((run.lake / "description_correlated.json").read_text())
+    del description["conditional_probabilities"]
+    with pytest.raises(SynthesisError, match=r"correlated mode \(epsilon 1.0, k 1, seed 9\)"):
+        generate(description, 10, parameters)
+    with pytest.raises(SynthesisError, match="k must be at least 1"):
+        describe(run.read("deidentified_train"), SynthesisParameters("correlated", 1.0, 8, 9))
+
+
+def test_the_network_check_rejects_missing_attributes_and_extra_parents(run):
+    description = json.loads((run.lake / "description_correlated.json").read_text())
+    assert network_problems(description, 1) == []
+    child, parents = description["bayesian_network"][-1]
+    description["bayesian_network"][-1] = [child, [*parents, "Gender"]]
+    assert network_problems(description, 1) == [f"nodes with more than k=1 parents: ['{child}']"]
+    description["bayesian_network"] = description["bayesian_network"][:-1]
+    assert "attributes missing from the network" in network_problems(description, 2)[0]
