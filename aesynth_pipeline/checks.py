@@ -12,6 +12,7 @@ from aesynth_pipeline.assets.keys import (
     DEIDENTIFIED,
     DEIDENTIFIED_HOLDOUT,
     DEIDENTIFIED_TRAIN,
+    EVALUATION_REPORT,
     HOSPITAL_AE_DATA,
     HOSPITAL_AE_DATA_LSOA,
     HOSPITAL_AE_QUARANTINE,
@@ -20,8 +21,9 @@ from aesynth_pipeline.assets.keys import (
     synthetic_key,
 )
 from aesynth_pipeline.domain.deidentify import KEPT_GENDERS
+from aesynth_pipeline.domain.evaluate import GATE_RULES, GateThresholds, release_gate
+from aesynth_pipeline.domain.report import markdown_table
 from aesynth_pipeline.domain.synthesise import MODES, bayesian_network, network_attributes
-from aesynth_pipeline.markdown import markdown_table
 from aesynth_pipeline.settings import Settings
 
 # Raw-zone failures are reported by column, rule and count only: their values may identify
@@ -148,9 +150,34 @@ def _network_check(degree: int) -> dg.AssetChecksDefinition:
     return network_covers_every_attribute
 
 
+def _gate_check(rule: str, thresholds: GateThresholds) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=EVALUATION_REPORT,
+        name=f"release_gate_{rule}",
+        blocking=True,
+        description=f"Release gate: {GATE_RULES[rule]}",
+    )
+    def gate_rule(metrics: pd.DataFrame) -> dg.AssetCheckResult:
+        verdicts = release_gate(metrics, thresholds)
+        verdicts = verdicts[verdicts["rule"] == rule]
+        failing = verdicts.loc[~verdicts["passed"], "mode"].tolist()
+        return dg.AssetCheckResult(
+            passed=not failing,
+            description=f"fails for: {', '.join(failing)}" if failing else "every mode passes",
+            metadata={
+                "failing modes": ", ".join(failing) or "none",
+                "verdicts": dg.MetadataValue.md(markdown_table(verdicts)),
+            },
+        )
+
+    return gate_rule
+
+
 def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
+    thresholds = settings.gate_thresholds()
     return [
         *(_schema_check(key, model, show) for key, (model, show) in SCHEMA_BY_ASSET.items()),
         rows_reconcile,
         _network_check(settings.bn_degree),
+        *(_gate_check(rule, thresholds) for rule in GATE_RULES),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from aesynth_pipeline.assets.evaluation import build_evaluation_assets
 from aesynth_pipeline.assets.preparation import build_preparation_assets
 from aesynth_pipeline.assets.source import build_source_assets
 from aesynth_pipeline.assets.synthesis import build_synthesis_assets
@@ -18,6 +19,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         *build_source_assets(settings),
         *build_preparation_assets(settings),
         *build_synthesis_assets(settings),
+        *build_evaluation_assets(settings),
     ]
 
 

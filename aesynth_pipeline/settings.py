@@ -18,6 +18,7 @@ from pathlib import Path
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
 from aesynth_pipeline.domain.deidentify import IMD_DECILE_METHODS, ImdDecileMethod
+from aesynth_pipeline.domain.evaluate import GateThresholds
 from aesynth_pipeline.domain.geography import DEFAULT_POSTCODE_COUNT
 
 ENVIRONMENT_VARIABLES = {
@@ -32,9 +33,11 @@ ENVIRONMENT_VARIABLES = {
     "epsilon": "AESYNTH_EPSILON",
     "bn_degree": "AESYNTH_BN_DEGREE",
     "synthetic_rows": "AESYNTH_SYNTHETIC_ROWS",
+    "gate_max_tvd_2way": "AESYNTH_GATE_MAX_TVD_2WAY",
+    "gate_standard_errors": "AESYNTH_GATE_STANDARD_ERRORS",
 }
 _INTEGERS = ("rows", "seed", "postcode_count", "bn_degree", "synthetic_rows")
-_FLOATS = ("holdout_share", "epsilon")
+_FLOATS = ("holdout_share", "epsilon", "gate_max_tvd_2way", "gate_standard_errors")
 
 
 class SettingsError(ValueError):
@@ -58,6 +61,10 @@ class Settings:
     epsilon: float = 1.0
     bn_degree: int = 1
     synthetic_rows: int | None = None
+    # The release gate: the correlated mode's largest acceptable mean 2-way total variation
+    # distance, and the sampling-error allowance (in standard errors) of the privacy rules.
+    gate_max_tvd_2way: float = 0.10
+    gate_standard_errors: float = 3.0
 
     def __post_init__(self) -> None:
         for name in ("rows", "postcode_count"):
@@ -90,6 +97,12 @@ class Settings:
                 f"{ENVIRONMENT_VARIABLES['synthetic_rows']} must be at least 1, "
                 f"got {self.synthetic_rows}"
             )
+        for name in ("gate_max_tvd_2way", "gate_standard_errors"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise SettingsError(
+                    f"{ENVIRONMENT_VARIABLES[name]} must be 0 or positive, got {value}"
+                )
         if self.pseudonym_key is not None and not self.pseudonym_key:
             raise SettingsError(f"{ENVIRONMENT_VARIABLES['pseudonym_key']} is set but empty")
 
@@ -112,6 +125,12 @@ class Settings:
                 values[name] = text
         settings = cls(**values)
         return dataclasses.replace(settings, data_lake=absolute_location(settings.data_lake))
+
+    def gate_thresholds(self) -> GateThresholds:
+        return GateThresholds(
+            max_tvd_2way_correlated=self.gate_max_tvd_2way,
+            standard_errors=self.gate_standard_errors,
+        )
 
     def fingerprint(self, *names: str) -> str:
         """A short hash of the named parameters, for code versions.

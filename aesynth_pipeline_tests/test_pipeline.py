@@ -11,6 +11,7 @@ from aesynth_pipeline.assets.keys import (
     DEIDENTIFIED,
     DEIDENTIFIED_HOLDOUT,
     DEIDENTIFIED_TRAIN,
+    EVALUATION_REPORT,
     HOSPITAL_AE_DATA,
     HOSPITAL_AE_DATA_LSOA,
     HOSPITAL_AE_QUARANTINE,
@@ -34,6 +35,7 @@ SYNTHESIS_KEYS = [
     DEIDENTIFIED_TRAIN,
     DEIDENTIFIED_HOLDOUT,
     *(key(mode) for mode in MODES for key in (description_key, synthetic_key)),
+    EVALUATION_REPORT,
 ]
 ASSET_FILES = {
     LONDON_POSTCODES: ("london_postcodes",),
@@ -215,10 +217,12 @@ def test_a_failed_blocking_check_stops_everything_downstream(materialise, tmp_pa
 
 
 def test_a_failed_run_leaves_the_existing_lake_untouched(materialise, tmp_path):
-    good = materialise(rows=1_000, seed=5)
+    good = materialise(rows=1_000, seed=5, selection=FOUNDATION)
     before = {path: path.read_bytes() for path in good.lake.rglob("*.parquet")}
     path = write_doogal_csv(tmp_path / "bad.csv", doogal_frame().drop(columns=["District"]))
-    failed = materialise(rows=1_000, seed=5, postcodes=str(path), raise_on_error=False)
+    failed = materialise(
+        rows=1_000, seed=5, postcodes=str(path), raise_on_error=False, selection=FOUNDATION
+    )
     assert not failed.result.success
     assert {path: path.read_bytes() for path in good.lake.rglob("*.parquet")} == before
     assert not [p for p in good.lake.rglob("*") if p.name.endswith(".tmp")]

@@ -19,3 +19,6 @@ def description_key(mode: str) -> dg.AssetKey:
 
 def synthetic_key(mode: str) -> dg.AssetKey:
     return dg.AssetKey(f"synthetic_{mode}")
+
+
+EVALUATION_REPORT = dg.AssetKey("evaluation_report")

@@ -26,6 +26,7 @@ from aesynth_pipeline.domain.evaluate import (
 )
 from aesynth_pipeline.domain.holdout import split_train_holdout
 from aesynth_pipeline.domain.plots import histogram_comparison, mutual_information_heatmaps
+from aesynth_pipeline.domain.report import markdown_table
 from aesynth_pipeline.domain.synthesise import (
     MODES,
     Mode,
@@ -36,7 +37,6 @@ from aesynth_pipeline.domain.synthesise import (
     mode_seed,
 )
 from aesynth_pipeline.lake import lake_path, write_atomically
-from aesynth_pipeline.markdown import markdown_table
 from aesynth_pipeline.settings import Settings
 
 # The parameters each mode's description depends on, for its code version.

@@ -85,3 +85,48 @@ def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def marginal_distance_chart(metrics: pd.DataFrame) -> bytes:
+    """Mean total variation distance of 1-, 2- and 3-way marginals per mode, with the
+    hold-out's distance (what unseen real data scores) marked on each bar."""
+    figure = Figure(figsize=(9, 4.5), dpi=_DPI, layout="constrained")
+    axes = figure.subplots()
+    modes = [m for m in metrics["mode"].unique() if m != "deidentified"]
+    width = 0.8 / len(modes)
+    for i, mode in enumerate(modes):
+        rows = metrics[
+            (metrics["mode"] == mode) & metrics["metric"].str.fullmatch(r"tvd_\dway_mean")
+        ]
+        positions = np.arange(len(rows)) + i * width
+        axes.bar(positions, rows["value"], width, label=f"{mode} mode")
+        axes.scatter(positions, rows["reference"], color="black", marker="_", s=300, zorder=3,
+                     label="hold-out (unseen real data)" if i == 0 else None)  # fmt: skip
+    axes.set_xticks(np.arange(3) + width * (len(modes) - 1) / 2, ["1-way", "2-way", "3-way"])
+    axes.set_ylabel("mean total variation distance (lower is closer)")
+    axes.set_title("How far each synthetic dataset is from the training data")
+    axes.legend()
+    return _png(figure)
+
+
+def utility_chart(metrics: pd.DataFrame) -> bytes:
+    """Synthetic-trained over real-trained classifier scores per mode (1 = as useful)."""
+    figure = Figure(figsize=(9, 4.5), dpi=_DPI, layout="constrained")
+    axes = figure.subplots()
+    ratios = metrics[metrics["metric"].str.endswith("_ratio")]
+    tasks = list(ratios["metric"].unique())
+    modes = list(ratios["mode"].unique())
+    width = 0.8 / len(modes)
+    for i, mode in enumerate(modes):
+        values = ratios[ratios["mode"] == mode].set_index("metric").loc[tasks, "value"]
+        axes.bar(np.arange(len(tasks)) + i * width, values, width, label=f"{mode} mode")
+    axes.axhline(1.0, color="black", linewidth=1, label="as useful as real data")
+    labels = {"age_bracket_macro_f1_ratio": "predict age bracket (macro F1)",
+              "long_stay_roc_auc_ratio": "predict a long stay (ROC AUC)"}  # fmt: skip
+    axes.set_xticks(
+        np.arange(len(tasks)) + width * (len(modes) - 1) / 2, [labels.get(t, t) for t in tasks]
+    )
+    axes.set_ylabel("synthetic-trained / real-trained score")
+    axes.set_title("How useful each synthetic dataset is for training a model")
+    axes.legend()
+    return _png(figure)
