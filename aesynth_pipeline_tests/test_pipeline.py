@@ -121,7 +121,7 @@ def test_no_identifier_appears_in_any_metadata_or_log(pipeline_100k):
     assert not leaked, leaked[:5]
 
 
-def test_code_versions_change_only_with_the_parameters_each_asset_uses(tmp_path):
+def test_a_changed_parameter_makes_exactly_the_assets_it_reaches_stale(tmp_path):
     def versions(**parameters):
         settings = Settings(data_lake=str(tmp_path), **parameters)
         return {
@@ -130,13 +130,25 @@ def test_code_versions_change_only_with_the_parameters_each_asset_uses(tmp_path)
             for key in assets_def.keys
         }
 
+    def changed(**parameters):
+        new = versions(**parameters)
+        return {key for key, version in base.items() if new[key] != version}
+
     base = versions()
-    more_rows = versions(rows=500)
-    assert {k for k in ALL_KEYS if base[k] != more_rows[k]} == {HOSPITAL_AE_DATA}
-    new_key = versions(pseudonym_key="another")
-    assert {k for k in ALL_KEYS if base[k] != new_key[k]} == {DEIDENTIFIED}
-    new_seed = versions(seed=1)
-    assert {k for k in ALL_KEYS if base[k] != new_seed[k]} == {LONDON_POSTCODES, HOSPITAL_AE_DATA}
+    downstream_of_mock_data = set(ALL_KEYS + SYNTHESIS_KEYS) - {LONDON_POSTCODES}
+    assert changed(rows=500) == downstream_of_mock_data
+    assert changed(pseudonym_key="another") == downstream_of_mock_data - {
+        HOSPITAL_AE_DATA,
+        HOSPITAL_AE_DATA_LSOA,
+        HOSPITAL_AE_QUARANTINE,
+    }
+    assert changed(seed=1) == set(ALL_KEYS + SYNTHESIS_KEYS)
+    assert changed(bn_degree=2) == {
+        description_key("correlated"),
+        synthetic_key("correlated"),
+        EVALUATION_REPORT,
+    }
+    assert changed(gate_max_tvd_2way=0.2) == {EVALUATION_REPORT}
 
 
 def test_the_lake_keeps_one_pseudonym_key_so_hospital_ids_survive_reruns(tmp_path):

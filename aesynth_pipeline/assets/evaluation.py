@@ -9,6 +9,7 @@ from aesynth_pipeline.assets.keys import (
     EVALUATION_REPORT,
     synthetic_key,
 )
+from aesynth_pipeline.assets.versions import evaluation_version
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, TIME_IN_AE
 from aesynth_pipeline.domain.evaluate import (
     as_categories,
@@ -49,9 +50,7 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         },
         group_name="evaluation",
         kinds={"pandas", "parquet", "html"},
-        code_version=(
-            f"1.{settings.fingerprint('seed', 'gate_max_tvd_2way', 'gate_standard_errors')}"
-        ),
+        code_version=evaluation_version(settings),
     )
     def evaluation_report(
         context: dg.AssetExecutionContext,

@@ -14,6 +14,7 @@ from aesynth_pipeline.assets.keys import (
     LONDON_POSTCODES,
 )
 from aesynth_pipeline.assets.source import ZONE
+from aesynth_pipeline.assets.versions import code_version
 from aesynth_pipeline.domain.deidentify import (
     QUARANTINE_REASONS,
     deidentify,
@@ -30,7 +31,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 key=HOSPITAL_AE_DATA_LSOA,
                 kinds={"pandas", "parquet"},
                 tags={ZONE: "raw"},
-                code_version="1",
+                code_version=code_version(settings, "rows", "seed"),
                 description="Attendances with NHS number and postcode replaced by the LSOA and "
                 "its IMD rank (raw zone).",
             ),
@@ -38,7 +39,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 key=HOSPITAL_AE_QUARANTINE,
                 kinds={"pandas", "parquet"},
                 tags={ZONE: "raw"},
-                code_version="1",
+                code_version=code_version(settings, "rows", "seed"),
                 description="Attendances whose postcode the directory cannot place, kept with "
                 "the reason instead of being dropped (raw zone).",
             ),
@@ -74,7 +75,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="preparation",
         kinds={"pandas", "parquet"},
         tags={ZONE: "deidentified"},
-        code_version=f"1.{settings.fingerprint('imd_deciles', 'pseudonym_key')}",
+        code_version=code_version(settings, "rows", "seed", "imd_deciles", "pseudonym_key"),
     )
     def hospital_ae_deidentified(
         joined: pd.DataFrame, quarantined: pd.DataFrame, directory: pd.DataFrame

@@ -9,6 +9,7 @@ import pandas as pd
 
 from aesynth_pipeline import columns as c
 from aesynth_pipeline.assets.keys import HOSPITAL_AE_DATA, LONDON_POSTCODES
+from aesynth_pipeline.assets.versions import code_version
 from aesynth_pipeline.domain.generate import (
     distinct_patients,
     generate_attendances,
@@ -21,14 +22,12 @@ ZONE = "zone"
 
 
 def build_source_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    directory_parameters = ("postcodes",) if settings.postcodes else ("seed", "postcode_count")
-
     @dg.asset(
         key=LONDON_POSTCODES,
         group_name="sources",
         kinds={"pandas", "parquet"},
         tags={ZONE: "public"},
-        code_version=f"1.{settings.fingerprint(*directory_parameters)}",
+        code_version=code_version(settings),
     )
     def london_postcodes() -> dg.Output[pd.DataFrame]:
         """London postcodes with their LSOA and Index of Multiple Deprivation rank.
@@ -59,7 +58,7 @@ def build_source_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="sources",
         kinds={"pandas", "parquet"},
         tags={ZONE: "raw"},
-        code_version=f"1.{settings.fingerprint('rows', 'seed')}",
+        code_version=code_version(settings, "rows", "seed"),
     )
     def hospital_ae_data(directory: pd.DataFrame) -> dg.Output[pd.DataFrame]:
         """Mock A&E attendances with direct identifiers (raw zone, never previewed).

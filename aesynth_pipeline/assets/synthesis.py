@@ -18,6 +18,12 @@ from aesynth_pipeline.assets.keys import (
     synthetic_key,
 )
 from aesynth_pipeline.assets.source import ZONE
+from aesynth_pipeline.assets.versions import (
+    SPLIT_PARAMETERS,
+    code_version,
+    description_version,
+    synthetic_version,
+)
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, TIME_IN_AE
 from aesynth_pipeline.domain.evaluate import (
     as_categories,
@@ -39,12 +45,6 @@ from aesynth_pipeline.domain.synthesise import (
 from aesynth_pipeline.lake import lake_path, write_atomically
 from aesynth_pipeline.settings import Settings
 
-# The parameters each mode's description depends on, for its code version.
-MODE_PARAMETERS: dict[Mode, tuple[str, ...]] = {
-    "random": ("seed",),
-    "independent": ("seed", "epsilon"),
-    "correlated": ("seed", "epsilon", "bn_degree"),
-}
 MODE_SUMMARIES: dict[Mode, str] = {
     "random": "random values of the right types, with no information about the data",
     "independent": "each attribute's own distribution, with differential-privacy noise, but "
@@ -63,14 +63,14 @@ def build_synthesis_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 key=DEIDENTIFIED_TRAIN,
                 kinds={"pandas", "parquet"},
                 tags={ZONE: "deidentified"},
-                code_version=f"1.{settings.fingerprint('seed', 'holdout_share')}",
+                code_version=code_version(settings, *SPLIT_PARAMETERS),
                 description="The de-identified rows the synthesiser learns from.",
             ),
             "holdout": dg.AssetOut(
                 key=DEIDENTIFIED_HOLDOUT,
                 kinds={"pandas", "parquet"},
                 tags={ZONE: "deidentified"},
-                code_version=f"1.{settings.fingerprint('seed', 'holdout_share')}",
+                code_version=code_version(settings, *SPLIT_PARAMETERS),
                 description="De-identified rows never shown to the synthesiser: the yardstick "
                 "for the evaluation's privacy and utility figures.",
             ),
@@ -98,8 +98,6 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
         degree=settings.bn_degree,
         seed=mode_seed(settings.seed, mode),
     )
-    description_version = f"1.{settings.fingerprint(*MODE_PARAMETERS[mode])}"
-    synthetic_version = f"1.{settings.fingerprint(*MODE_PARAMETERS[mode], 'synthetic_rows')}"
 
     @dg.asset(
         key=description_key(mode),
@@ -107,7 +105,7 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
         io_manager_key="json_io_manager",
         group_name="synthesis",
         kinds={"datasynthesizer", "json"},
-        code_version=description_version,
+        code_version=description_version(settings, mode),
         description=f"DataSynthesizer's description of the training data in {mode} mode: "
         f"{MODE_SUMMARIES[mode]}. Saved in DataSynthesizer's own JSON format.",
     )
@@ -138,7 +136,7 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="synthesis",
         kinds={"pandas", "parquet"},
         tags={ZONE: "synthetic"},
-        code_version=synthetic_version,
+        code_version=synthetic_version(settings, mode),
         description=f"Synthetic A&E attendances generated in {mode} mode: "
         f"{MODE_SUMMARIES[mode]}. Same columns, order and types as the de-identified data.",
     )
