@@ -10,7 +10,7 @@ from aesynth_pipeline.assets.source import build_source_assets
 from aesynth_pipeline.assets.synthesis import build_synthesis_assets
 from aesynth_pipeline.checks import build_checks
 from aesynth_pipeline.io_managers import JsonLake, ParquetLake
-from aesynth_pipeline.schedules import everything_job
+from aesynth_pipeline.schedules import build_schedules, everything_job
 from aesynth_pipeline.settings import Settings
 
 
@@ -35,6 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=build_assets(settings),
         asset_checks=build_checks(settings),
         jobs=[everything_job],
+        schedules=build_schedules(settings),
         resources=build_resources(settings),
     )
 

@@ -35,7 +35,9 @@ ENVIRONMENT_VARIABLES = {
     "synthetic_rows": "AESYNTH_SYNTHETIC_ROWS",
     "gate_max_tvd_2way": "AESYNTH_GATE_MAX_TVD_2WAY",
     "gate_standard_errors": "AESYNTH_GATE_STANDARD_ERRORS",
+    "nightly_stale_only": "AESYNTH_NIGHTLY_STALE_ONLY",
 }
+_BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 _INTEGERS = ("rows", "seed", "postcode_count", "bn_degree", "synthetic_rows")
 _FLOATS = ("holdout_share", "epsilon", "gate_max_tvd_2way", "gate_standard_errors")
 
@@ -65,6 +67,9 @@ class Settings:
     # distance, and the sampling-error allowance (in standard errors) of the privacy rules.
     gate_max_tvd_2way: float = 0.10
     gate_standard_errors: float = 3.0
+    # The nightly schedule: regenerate everything from a date-derived seed (default), or
+    # recompute only stale assets.
+    nightly_stale_only: bool = False
 
     def __post_init__(self) -> None:
         for name in ("rows", "postcode_count"):
