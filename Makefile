@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # The dg command line finds the project's environment through this.
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: install run test ui lint clean
+.PHONY: install run refresh test ui lint clean
 
 install: $(STAMP)
 
@@ -25,6 +25,12 @@ $(DAGSTER_HOME):
 
 run: install | $(DAGSTER_HOME)
 	$(BIN)/dg launch --job materialize_everything
+
+# Only what a parameter change (or a missing file) made stale, and everything downstream.
+refresh: install | $(DAGSTER_HOME)
+	@selection="$$($(BIN)/python -m aesynth_pipeline.refresh)"; \
+	if [ -z "$$selection" ]; then echo "Nothing is stale: every asset is up to date."; \
+	else echo "Refreshing: $$selection"; $(BIN)/dg launch --assets "$$selection"; fi
 
 test: lint
 	$(BIN)/python -m pytest

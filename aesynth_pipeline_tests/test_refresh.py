@@ -1,0 +1,78 @@
+"""Stale-only reruns, counted in the Dagster instance: a changed ε recomputes exactly the
+noisy modes and the report; an unchanged rerun recomputes nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import dagster as dg
+
+from aesynth_pipeline.assets.keys import EVALUATION_REPORT, description_key, synthetic_key
+from aesynth_pipeline.definitions import build_definitions
+from aesynth_pipeline.refresh import refresh_keys, selection_text, stale_keys
+from aesynth_pipeline.settings import Settings
+
+FAST = {"rows": 3_000, "gate_max_tvd_2way": 1.0}
+
+
+def materialisations(instance: dg.DagsterInstance, defs: dg.Definitions) -> Counter:
+    counts = Counter()
+    for spec in defs.resolve_all_asset_specs():
+        records = instance.fetch_materializations(spec.key, limit=100).records
+        counts[spec.key] = len(records)
+    return counts
+
+
+def run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: str | None = None):
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=list(dg.AssetSelection.from_string(selection).resolve(
+            defs.resolve_asset_graph()
+        )) if selection else None,
+    )  # fmt: skip
+    assert result.success
+
+
+def test_changing_epsilon_refreshes_exactly_the_noisy_modes_and_the_report(tmp_path):
+    before_change = build_definitions(Settings(data_lake=str(tmp_path), **FAST))
+    with dg.instance_for_test() as instance:
+        run(before_change, instance)
+        assert stale_keys(before_change, instance) == set()
+        assert selection_text(refresh_keys(before_change, instance)) == ""
+
+        after_change = build_definitions(Settings(data_lake=str(tmp_path), epsilon=0.5, **FAST))
+        expected = {
+            description_key("independent"),
+            description_key("correlated"),
+            synthetic_key("independent"),
+            synthetic_key("correlated"),
+            EVALUATION_REPORT,
+        }
+        assert refresh_keys(after_change, instance) == expected
+
+        before = materialisations(instance, after_change)
+        run(after_change, instance, selection_text(refresh_keys(after_change, instance)))
+        after = materialisations(instance, after_change)
+        assert {key for key in after if after[key] != before[key]} == expected
+        assert all(after[key] == before[key] + 1 for key in expected)
+        assert refresh_keys(after_change, instance) == set()
+
+
+def test_the_refresh_command_lists_every_asset_of_an_empty_instance(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    environment = {**os.environ, "DAGSTER_HOME": str(home), "AESYNTH_DATA_LAKE": str(tmp_path)}
+    printed = subprocess.run(
+        [sys.executable, "-m", "aesynth_pipeline.refresh"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    defs = build_definitions(Settings(data_lake=str(tmp_path)))
+    selected = dg.AssetSelection.from_string(printed).resolve(defs.resolve_asset_graph())
+    assert selected == {spec.key for spec in defs.resolve_all_asset_specs()}
