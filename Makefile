@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # The dg command line finds the project's environment through this.
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: install run refresh test ui lint clean
+.PHONY: install run refresh test test-e2e ui lint clean
 
 install: $(STAMP)
 
@@ -33,7 +33,12 @@ refresh: install | $(DAGSTER_HOME)
 	else echo "Refreshing: $$selection"; $(BIN)/dg launch --assets "$$selection"; fi
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not e2e"
+
+# The web UI in headless Chromium (Debian's package at /usr/bin/chromium); screenshots of
+# each step land in test-artifacts/e2e/.
+test-e2e: install
+	$(BIN)/python -m pytest -m e2e
 
 ui: install | $(DAGSTER_HOME)
 	$(BIN)/dg dev --host 127.0.0.1 --port 3000

@@ -30,6 +30,16 @@ def build_resources(settings: Settings) -> dict[str, object]:
     }
 
 
+def build_executor(settings: Settings) -> dg.ExecutorDefinition:
+    """Steps in parallel processes on this machine, or one Kubernetes pod per step."""
+    if settings.deployment == "kubernetes":
+        # Installed only in the Kubernetes image (see deploy/dagster.yaml).
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    return dg.multiprocess_executor
+
+
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=build_assets(settings),
@@ -37,6 +47,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[everything_job],
         schedules=build_schedules(settings),
         resources=build_resources(settings),
+        executor=build_executor(settings),
     )
 
 

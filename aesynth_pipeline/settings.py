@@ -36,7 +36,9 @@ ENVIRONMENT_VARIABLES = {
     "gate_max_tvd_2way": "AESYNTH_GATE_MAX_TVD_2WAY",
     "gate_standard_errors": "AESYNTH_GATE_STANDARD_ERRORS",
     "nightly_stale_only": "AESYNTH_NIGHTLY_STALE_ONLY",
+    "deployment": "AESYNTH_DEPLOYMENT",
 }
+DEPLOYMENTS = ("local", "kubernetes")
 _BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 _INTEGERS = ("rows", "seed", "postcode_count", "bn_degree", "synthetic_rows")
 _FLOATS = ("holdout_share", "epsilon", "gate_max_tvd_2way", "gate_standard_errors")
@@ -70,6 +72,9 @@ class Settings:
     # The nightly schedule: regenerate everything from a date-derived seed (default), or
     # recompute only stale assets.
     nightly_stale_only: bool = False
+    # Where steps run: "local" (one process per step on this machine) or "kubernetes" (one
+    # pod per step, with deploy/dagster.yaml).
+    deployment: str = "local"
 
     def __post_init__(self) -> None:
         for name in ("rows", "postcode_count"):
@@ -108,6 +113,11 @@ class Settings:
                 raise SettingsError(
                     f"{ENVIRONMENT_VARIABLES[name]} must be 0 or positive, got {value}"
                 )
+        if self.deployment not in DEPLOYMENTS:
+            raise SettingsError(
+                f"{ENVIRONMENT_VARIABLES['deployment']} must be one of {list(DEPLOYMENTS)}, "
+                f"got {self.deployment!r}"
+            )
         if self.pseudonym_key is not None and not self.pseudonym_key:
             raise SettingsError(f"{ENVIRONMENT_VARIABLES['pseudonym_key']} is set but empty")
 
@@ -119,15 +129,7 @@ class Settings:
             text = environ.get(variable, "").strip()
             if not text:
                 continue
-            if name in ("rows", "seed", "postcode_count"):
-                try:
-                    values[name] = int(text)
-                except ValueError:
-                    raise SettingsError(
-                        f"{variable} must be a whole number, got {text!r}"
-                    ) from None
-            else:
-                values[name] = text
+            values[name] = _parse(name, variable, text)
         settings = cls(**values)
         return dataclasses.replace(settings, data_lake=absolute_location(settings.data_lake))
 
@@ -159,6 +161,24 @@ class Settings:
             parts[name] = value
         encoded = json.dumps(parts, sort_keys=True).encode("utf-8")
         return hashlib.sha256(encoded).hexdigest()[:12]
+
+
+def _parse(name: str, variable: str, text: str) -> object:
+    if name in _INTEGERS:
+        try:
+            return int(text)
+        except ValueError:
+            raise SettingsError(f"{variable} must be a whole number, got {text!r}") from None
+    if name in _FLOATS:
+        try:
+            return float(text)
+        except ValueError:
+            raise SettingsError(f"{variable} must be a number, got {text!r}") from None
+    if name == "nightly_stale_only":
+        if text.lower() not in _BOOLEANS:
+            raise SettingsError(f"{variable} must be true or false, got {text!r}")
+        return _BOOLEANS[text.lower()]
+    return text
 
 
 def absolute_location(location: str) -> str:

@@ -30,8 +30,21 @@ def test_variables_override_the_defaults(tmp_path):
             "AESYNTH_DATA_LAKE": str(tmp_path / "lake"),
             "AESYNTH_IMD_DECILES": "london",
             "AESYNTH_PSEUDONYM_KEY": "secret",
+            "AESYNTH_HOLDOUT_SHARE": "0.25",
+            "AESYNTH_EPSILON": "0.5",
+            "AESYNTH_BN_DEGREE": "2",
+            "AESYNTH_SYNTHETIC_ROWS": "900",
+            "AESYNTH_GATE_MAX_TVD_2WAY": "0.2",
+            "AESYNTH_GATE_STANDARD_ERRORS": "2.5",
+            "AESYNTH_NIGHTLY_STALE_ONLY": "true",
+            "AESYNTH_DEPLOYMENT": "kubernetes",
         }
     )
+    assert (settings.holdout_share, settings.epsilon, settings.bn_degree) == (0.25, 0.5, 2)
+    assert settings.synthetic_rows == 900
+    assert (settings.gate_max_tvd_2way, settings.gate_standard_errors) == (0.2, 2.5)
+    assert settings.nightly_stale_only is True
+    assert settings.deployment == "kubernetes"
     assert (settings.rows, settings.seed, settings.postcodes) == (250, 7, "postcodes.csv")
     assert settings.data_lake == str(tmp_path / "lake")
     assert settings.imd_deciles == "london"
@@ -52,6 +65,14 @@ def test_storage_urls_are_kept_as_urls():
         ("AESYNTH_ROWS", "0", "AESYNTH_ROWS must be at least 1, got 0"),
         ("AESYNTH_SEED", "1.5", "AESYNTH_SEED must be a whole number"),
         ("AESYNTH_IMD_DECILES", "regional", "AESYNTH_IMD_DECILES must be one of"),
+        ("AESYNTH_EPSILON", "-1", "AESYNTH_EPSILON must be 0 \\(no noise\\) or positive"),
+        ("AESYNTH_EPSILON", "lots", "AESYNTH_EPSILON must be a number"),
+        ("AESYNTH_BN_DEGREE", "0", "AESYNTH_BN_DEGREE must be at least 1 and below"),
+        ("AESYNTH_BN_DEGREE", "8", "AESYNTH_BN_DEGREE must be at least 1 and below"),
+        ("AESYNTH_HOLDOUT_SHARE", "1", "AESYNTH_HOLDOUT_SHARE must be between 0 and 1"),
+        ("AESYNTH_SYNTHETIC_ROWS", "0", "AESYNTH_SYNTHETIC_ROWS must be at least 1"),
+        ("AESYNTH_NIGHTLY_STALE_ONLY", "maybe", "AESYNTH_NIGHTLY_STALE_ONLY must be true or"),
+        ("AESYNTH_DEPLOYMENT", "mainframe", "AESYNTH_DEPLOYMENT must be one of"),
     ],
 )
 def test_bad_values_name_the_variable(variable, value, message):

@@ -1,0 +1,64 @@
+"""Beyond one process: the whole job through the multiprocess executor, and the same IO
+managers on an fsspec URL instead of a local folder."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+import pytest
+from upath import UPath
+
+from aesynth_pipeline import columns as c
+from aesynth_pipeline.checks import build_checks
+from aesynth_pipeline.definitions import build_assets, build_definitions, build_resources
+from aesynth_pipeline.schedules import EVERYTHING_JOB
+from aesynth_pipeline.settings import Settings
+
+SMALL_RUN = {"AESYNTH_ROWS": "3000", "AESYNTH_GATE_MAX_TVD_2WAY": "1"}
+
+
+def everything_job() -> dg.JobDefinition:
+    """Rebuilt from the environment in every step process the executor starts."""
+    return build_definitions(Settings.from_env()).resolve_job_def(EVERYTHING_JOB)
+
+
+def test_the_default_executor_runs_steps_in_separate_processes(tmp_path):
+    assert build_definitions(Settings(data_lake=str(tmp_path))).executor is (
+        dg.multiprocess_executor
+    )
+
+
+def test_the_whole_job_runs_through_the_multiprocess_executor(tmp_path, monkeypatch):
+    for name, value in {**SMALL_RUN, "AESYNTH_DATA_LAKE": str(tmp_path / "lake")}.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "home").mkdir()
+    with (
+        dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance,
+        dg.execute_job(dg.reconstructable(everything_job), instance=instance) as result,
+    ):
+        assert result.success
+        events = result.all_events
+        steps = {e.step_key for e in events if e.is_step_success}
+        starts = [e for e in events if e.event_type_value == "STEP_WORKER_STARTED"]
+        engine = [e.message for e in events if e.event_type_value == "ENGINE_EVENT"]
+    assert len(starts) == len(steps) > 20
+    assert any("multiprocess executor" in (message or "") for message in engine)
+    report = pd.read_parquet(tmp_path / "lake" / "evaluation_report.parquet")
+    assert set(report["mode"]) == {"random", "independent", "correlated", "deidentified"}
+
+
+@pytest.mark.parametrize("url", ["memory://aesynth-test/lake"])
+def test_the_lake_works_on_an_fsspec_url(url):
+    settings = Settings(data_lake=url, rows=2_000, gate_max_tvd_2way=1.0)
+    result = dg.materialize(
+        [*build_assets(settings), *build_checks(settings)], resources=build_resources(settings)
+    )
+    assert result.success
+    lake = UPath(url)
+    with (lake / "synthetic_correlated.parquet").open("rb") as file:
+        synthetic = pd.read_parquet(file)
+    assert list(synthetic.columns) == c.DEIDENTIFIED_COLUMNS
+    assert (lake / "description_correlated.json").exists()
+    assert (lake / "reports" / "evaluation_report.html").exists()
+    assert (lake / "raw" / "pseudonym_key").exists()
+    assert not [p for p in lake.rglob("*") if p.name.endswith(".tmp")]
