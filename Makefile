@@ -28,7 +28,7 @@ run: install | $(DAGSTER_HOME)
 
 # Only what a parameter change (or a missing file) made stale, and everything downstream.
 refresh: install | $(DAGSTER_HOME)
-	@selection="$$($(BIN)/python -m aesynth_pipeline.refresh)"; \
+	@selection="$$($(BIN)/python -m aesynth_pipeline.refresh)" || exit 1; \
 	if [ -z "$$selection" ]; then echo "Nothing is stale: every asset is up to date."; \
 	else echo "Refreshing: $$selection"; $(BIN)/dg launch --assets "$$selection"; fi
 
