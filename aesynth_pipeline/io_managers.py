@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 from upath import UPath
 
-from aesynth_pipeline.lake import lake_path, write_atomically
+from aesynth_pipeline.lake import RAW_ZONE, lake_path, write_atomically
 
 _DTYPE_NAMES = {"object": "string", "str": "string"}
 
@@ -34,7 +34,7 @@ class ParquetIOManager(dg.UPathIOManager):
             with target.open("wb") as file:
                 obj.to_parquet(file, index=False)
 
-        write_atomically(path, write)
+        write_atomically(path, write, private=_is_raw(context))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
         with path.open("rb") as file:
@@ -47,6 +47,11 @@ class ParquetIOManager(dg.UPathIOManager):
             "dagster/row_count": dg.MetadataValue.int(len(obj)),
             "dagster/column_schema": column_schema(obj),
         }
+
+
+def _is_raw(context: dg.OutputContext) -> bool:
+    """Raw-zone assets hold patient-identifying values; their files are owner-only."""
+    return context.has_asset_key and context.asset_key.path[0] == RAW_ZONE
 
 
 class ParquetLake(dg.ConfigurableIOManagerFactory):

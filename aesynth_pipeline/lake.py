@@ -12,6 +12,8 @@ from upath import UPath
 
 RAW_ZONE = "raw"
 PSEUDONYM_KEY_FILE = "pseudonym_key"
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
 
 
 def lake_path(location: str) -> UPath:
@@ -22,19 +24,24 @@ def _is_local(path: UPath) -> bool:
     return path.protocol in ("", "file", "local")
 
 
-def write_atomically(path: UPath, write: Callable[[UPath], None]) -> None:
+def write_atomically(path: UPath, write: Callable[[UPath], None], private: bool = False) -> None:
     """Call `write` on a temporary sibling of `path`, then move it into place in one step.
 
     A crash or error part-way leaves the previous file untouched. On object stores a single
-    upload is already all-or-nothing, so the file is written in place there.
+    upload is already all-or-nothing, so the file is written in place there. A private file
+    (the raw zone's) is readable by its owner only, in a folder only its owner can open.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if not _is_local(path):
         write(path)
         return
+    if private:
+        os.chmod(path.parent.path, PRIVATE_FOLDER_MODE)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         write(temporary)
+        if private:
+            os.chmod(temporary.path, PRIVATE_FILE_MODE)
         os.replace(temporary.path, path.path)
     finally:
         if temporary.exists():
@@ -52,9 +59,10 @@ def lake_pseudonym_key(lake: UPath) -> bytes:
         key_path.parent.mkdir(parents=True, exist_ok=True)
         created = secrets.token_hex(32)
         if _is_local(key_path):
+            os.chmod(key_path.parent.path, PRIVATE_FOLDER_MODE)
             temporary = key_path.with_name(f".{key_path.name}.{uuid.uuid4().hex}.tmp")
             temporary.write_text(created)
-            os.chmod(temporary.path, 0o600)
+            os.chmod(temporary.path, PRIVATE_FILE_MODE)
             try:
                 # A hard link fails if another run created the key first; theirs is kept.
                 os.link(temporary.path, key_path.path)

@@ -27,7 +27,7 @@ from aesynth_pipeline.lake import PSEUDONYM_KEY_FILE
 from aesynth_pipeline.settings import Settings
 
 from .conftest import FOUNDATION, materialise_pipeline
-from .doogal import doogal_frame, write_doogal_csv
+from .doogal import DOOGAL_HEADER, doogal_frame, write_doogal_csv
 
 ALL_KEYS = [LONDON_POSTCODES, HOSPITAL_AE_DATA, HOSPITAL_AE_DATA_LSOA, HOSPITAL_AE_QUARANTINE,
             DEIDENTIFIED]  # fmt: skip
@@ -197,8 +197,14 @@ def test_a_doogal_format_file_is_loaded_and_its_unranked_postcodes_quarantined(
         (lambda f: f.assign(**{"Index of Multiple Deprivation": f["Index of Multiple Deprivation"]
                                .where(f.index != 5, "40000")}),
          ["'Index of Multiple Deprivation'", "40000", "1 to 32844"]),
+        (lambda f: f.assign(**{"Index of Multiple Deprivation": f["Index of Multiple Deprivation"]
+                               .where(f.index != 2, "high")}),
+         ["'Index of Multiple Deprivation'", "high"]),
+        (lambda f: pd.concat([f, f.iloc[[4]].assign(**{"LSOA Code": "E01999999"})]),
+         ["'Postcode'", "appear once", "data rows [5, 401]"]),
     ],
-    ids=["missing-column", "malformed-postcode", "rank-out-of-range"],
+    ids=["missing-column", "malformed-postcode", "rank-out-of-range", "rank-not-a-number",
+         "duplicate-postcode"],
 )  # fmt: skip
 def test_a_bad_postcode_file_fails_naming_file_column_and_values(
     materialise, tmp_path, damage, expected
@@ -213,10 +219,34 @@ def test_a_bad_postcode_file_fails_naming_file_column_and_values(
     assert not (tmp_path / "lake" / "london_postcodes.parquet").exists()
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "the file is empty"),
+        (",".join(DOOGAL_HEADER).encode() + b"\n", "header but no postcodes"),
+        (",".join(DOOGAL_HEADER).encode("latin-1") + b"\nE5 0QZ,Yes,\xa3" + b"," * 44 + b"\n",
+         "not UTF-8 text (byte b'\\xa3'"),
+    ],
+    ids=["empty", "header-only", "latin-1"],
+)  # fmt: skip
+def test_an_unreadable_postcode_file_fails_naming_the_problem(
+    materialise, tmp_path, content, expected
+):
+    path = tmp_path / "postcodes.csv"
+    path.write_bytes(content)
+    result = materialise(rows=1_000, postcodes=str(path), raise_on_error=False).result
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.cause.message
+    assert str(path) in message and expected in message
+    assert not (tmp_path / "lake" / "london_postcodes.parquet").exists()
+
+
 def test_a_failed_blocking_check_stops_everything_downstream(materialise, tmp_path):
     frame = doogal_frame()
-    frame.loc[7, "Postcode"] = frame.loc[6, "Postcode"]
-    path = write_doogal_csv(tmp_path / "duplicated postcodes.csv", frame)
+    # One LSOA with two different deprivation ranks: readable, but not a valid directory.
+    frame.loc[1, "LSOA Code"] = frame.loc[0, "LSOA Code"]
+    frame.loc[[0, 1], "Index of Multiple Deprivation"] = ["2", "1"]
+    path = write_doogal_csv(tmp_path / "conflicting ranks.csv", frame)
 
     run = materialise(rows=1_000, postcodes=str(path), raise_on_error=False)
 
@@ -225,7 +255,7 @@ def test_a_failed_blocking_check_stops_everything_downstream(materialise, tmp_pa
     assert materialised == {LONDON_POSTCODES}
     assert not (run.lake / "raw").exists()
     [evaluation] = run.result.get_asset_check_evaluations()
-    assert "field_uniqueness" in str(evaluation.metadata["broken rules"].value)
+    assert "an LSOA code has more than one IMD rank" in evaluation.metadata["broken rules"].value
 
 
 def test_a_failed_run_leaves_the_existing_lake_untouched(materialise, tmp_path):

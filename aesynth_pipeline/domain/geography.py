@@ -163,22 +163,34 @@ def read_postcode_directory(path: str | Path) -> pd.DataFrame:
 
     Accepts the full 46-column "London postcodes.csv" or any file with at least the needed
     columns. Missing LSOA or rank values are kept as missing (the join quarantines those
-    attendances); malformed postcodes, "In Use?" values or ranks are rejected with an error
-    that names the file, the column and the first bad values.
+    attendances); an empty or non-UTF-8 file, malformed postcodes, "In Use?" values or ranks,
+    and postcodes listed twice are rejected with an error that names the file, the column and
+    the first bad values.
     """
     path = Path(path)
     if not path.is_file():
         raise PostcodeDirectoryError(f"{path}: postcode directory file not found")
-    header = pd.read_csv(path, nrows=0).columns
-    missing = [c for c in POSTCODE_DIRECTORY_COLUMNS if c not in header]
-    if missing:
+    try:
+        header = pd.read_csv(path, nrows=0, encoding="utf-8").columns
+        missing = [c for c in POSTCODE_DIRECTORY_COLUMNS if c not in header]
+        if missing:
+            raise PostcodeDirectoryError(
+                f"{path}: missing column(s) {missing}; a postcode directory needs "
+                f"{POSTCODE_DIRECTORY_COLUMNS}"
+            )
+        raw = pd.read_csv(
+            path, usecols=POSTCODE_DIRECTORY_COLUMNS, dtype=str, keep_default_na=False,
+            encoding="utf-8",
+        )[POSTCODE_DIRECTORY_COLUMNS]  # fmt: skip
+    except pd.errors.EmptyDataError:
+        raise PostcodeDirectoryError(f"{path}: the file is empty") from None
+    except UnicodeDecodeError as error:
         raise PostcodeDirectoryError(
-            f"{path}: missing column(s) {missing}; a postcode directory needs "
-            f"{POSTCODE_DIRECTORY_COLUMNS}"
-        )
-    raw = pd.read_csv(path, usecols=POSTCODE_DIRECTORY_COLUMNS, dtype=str, keep_default_na=False)[
-        POSTCODE_DIRECTORY_COLUMNS
-    ]
+            f"{path}: not UTF-8 text (byte {error.object[error.start : error.end]!r} at "
+            f"position {error.start}); save it as UTF-8"
+        ) from None
+    if raw.empty:
+        raise PostcodeDirectoryError(f"{path}: the file has a header but no postcodes")
     text = raw.apply(lambda column: column.str.strip())
 
     _reject(path, POSTCODE, text[POSTCODE], ~text[POSTCODE].str.fullmatch(POSTCODE_PATTERN),
@@ -196,6 +208,9 @@ def read_postcode_directory(path: str | Path) -> pd.DataFrame:
     )
     _reject(path, IMD_RANK, rank_text, bad_rank,
             f"must be a whole-number rank from 1 to {ENGLISH_LSOA_COUNT}")  # fmt: skip
+    repeated = text[POSTCODE].duplicated(keep=False)
+    _reject(path, POSTCODE, text[POSTCODE], repeated,
+            "each postcode must appear once, with one LSOA")  # fmt: skip
 
     return pd.DataFrame(
         {
