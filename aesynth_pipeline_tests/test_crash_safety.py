@@ -1,0 +1,55 @@
+"""A writer killed mid-write (SIGKILL, no chance to clean up) never leaves a partial file
+under an asset's name: the previous version stays readable and complete."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from upath import UPath
+
+from aesynth_pipeline.io_managers import ParquetIOManager
+
+# Rewrites a large asset through the real IO manager until it is killed.
+WRITER = """
+import sys
+import dagster as dg, numpy as np, pandas as pd
+from upath import UPath
+from aesynth_pipeline.io_managers import ParquetIOManager
+lake = UPath(sys.argv[1])
+frame = pd.DataFrame({"value": np.arange(20_000_000)})
+manager = ParquetIOManager(base_path=lake)
+context = dg.build_output_context(asset_key=dg.AssetKey("big"))
+while True:
+    manager.dump_to_path(context, frame, lake / "big.parquet")
+"""
+
+
+def test_a_killed_write_leaves_the_previous_version_whole(tmp_path):
+    lake = UPath(tmp_path)
+    previous = pd.DataFrame({"value": np.arange(3)})
+    manager = ParquetIOManager(base_path=lake)
+    context = dg.build_output_context(asset_key=dg.AssetKey("big"))
+    manager.dump_to_path(context, previous, lake / "big.parquet")
+
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".big.parquet.*.tmp")):
+            assert writer.poll() is None, "the writer died on its own"
+            assert time.monotonic() < deadline, "the writer never started writing"
+            time.sleep(0.005)
+        os.kill(writer.pid, signal.SIGKILL)
+    finally:
+        writer.kill()
+        writer.wait()
+
+    assert writer.returncode == -signal.SIGKILL
+    assert list(tmp_path.glob(".big.parquet.*.tmp")), "killed part-way through a write"
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "big.parquet"), previous)
