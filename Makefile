@@ -18,16 +18,18 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c .ci/constraints.txt -e '.[dev]'
 	@touch $@
 
-# Dagster's instance: SQLite storage in DAGSTER_HOME (the default), telemetry off.
-$(DAGSTER_HOME):
-	@mkdir -p $@
-	@printf 'telemetry:\n  enabled: false\n' > $@/dagster.yaml
+# Dagster's instance: SQLite storage in DAGSTER_HOME (the default), telemetry off, and runs
+# launched from the UI or the schedule queued so that only one runs at a time.
+INSTANCE := $(DAGSTER_HOME)/dagster.yaml
+$(INSTANCE): Makefile
+	@mkdir -p $(DAGSTER_HOME)
+	@printf 'telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n' > $@
 
-run: install | $(DAGSTER_HOME)
+run: install $(INSTANCE)
 	$(BIN)/dg launch --job materialize_everything
 
 # Only what a parameter change (or a missing file) made stale, and everything downstream.
-refresh: install | $(DAGSTER_HOME)
+refresh: install $(INSTANCE)
 	@selection="$$($(BIN)/python -m aesynth_pipeline.refresh)" || exit 1; \
 	if [ -z "$$selection" ]; then echo "Nothing is stale: every asset is up to date."; \
 	else echo "Refreshing: $$selection"; $(BIN)/dg launch --assets "$$selection"; fi
@@ -40,8 +42,10 @@ test: lint
 test-e2e: install
 	$(BIN)/python -m pytest -m e2e
 
-ui: install | $(DAGSTER_HOME)
-	$(BIN)/dg dev --host 127.0.0.1 --port 3000
+# Loopback only unless asked: `make ui UI_HOST=0.0.0.0` serves the UI to the network.
+UI_HOST ?= 127.0.0.1
+ui: install $(INSTANCE)
+	$(BIN)/dg dev --host $(UI_HOST) --port 3000
 
 lint: install
 	$(BIN)/ruff check aesynth_pipeline aesynth_pipeline_tests
