@@ -120,6 +120,32 @@ def rows_reconcile(
     )
 
 
+def _quarantine_check(limit: float) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=HOSPITAL_AE_QUARANTINE,
+        name="quarantine_share_within_limit",
+        blocking=True,
+        additional_ins={"joined": dg.AssetIn(HOSPITAL_AE_DATA_LSOA)},
+        description=f"At most {limit:.0%} of attendances are set aside by the postcode join; "
+        "more means the postcode directory does not fit the data.",
+    )
+    def quarantine_share_within_limit(
+        quarantined: pd.DataFrame, joined: pd.DataFrame
+    ) -> dg.AssetCheckResult:
+        total = len(quarantined) + len(joined)
+        share = len(quarantined) / total if total else 0.0
+        return dg.AssetCheckResult(
+            passed=share <= limit,
+            description=None
+            if share <= limit
+            else f"{share:.1%} of attendances quarantined, above the {limit:.0%} limit "
+            "(AESYNTH_MAX_QUARANTINE_SHARE)",
+            metadata={"quarantined share": share, "limit": limit, "quarantined": len(quarantined)},
+        )
+
+    return quarantine_share_within_limit
+
+
 def network_problems(description: dict, degree: int) -> list[str]:
     """What is wrong with a correlated description's Bayesian network, if anything."""
     problems = []
@@ -178,6 +204,7 @@ def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
     return [
         *(_schema_check(key, model, show) for key, (model, show) in SCHEMA_BY_ASSET.items()),
         rows_reconcile,
+        _quarantine_check(settings.max_quarantine_share),
         _network_check(settings.bn_degree),
         *(_gate_check(rule, thresholds) for rule in GATE_RULES),
     ]

@@ -37,11 +37,18 @@ ENVIRONMENT_VARIABLES = {
     "gate_standard_errors": "AESYNTH_GATE_STANDARD_ERRORS",
     "nightly_stale_only": "AESYNTH_NIGHTLY_STALE_ONLY",
     "deployment": "AESYNTH_DEPLOYMENT",
+    "max_quarantine_share": "AESYNTH_MAX_QUARANTINE_SHARE",
 }
 DEPLOYMENTS = ("local", "kubernetes")
 _BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 _INTEGERS = ("rows", "seed", "postcode_count", "bn_degree", "synthetic_rows")
-_FLOATS = ("holdout_share", "epsilon", "gate_max_tvd_2way", "gate_standard_errors")
+_FLOATS = (
+    "holdout_share",
+    "epsilon",
+    "gate_max_tvd_2way",
+    "gate_standard_errors",
+    "max_quarantine_share",
+)
 
 
 class SettingsError(ValueError):
@@ -75,6 +82,9 @@ class Settings:
     # Where steps run: "local" (one process per step on this machine) or "kubernetes" (one
     # pod per step, with deploy/dagster.yaml).
     deployment: str = "local"
+    # The largest share of attendances the postcode join may set aside before the pipeline
+    # stops: more means the directory does not fit the data.
+    max_quarantine_share: float = 0.05
 
     def __post_init__(self) -> None:
         for name in ("rows", "postcode_count"):
@@ -113,6 +123,11 @@ class Settings:
                 raise SettingsError(
                     f"{ENVIRONMENT_VARIABLES[name]} must be 0 or positive, got {value}"
                 )
+        if not 0 <= self.max_quarantine_share <= 1:
+            raise SettingsError(
+                f"{ENVIRONMENT_VARIABLES['max_quarantine_share']} must be between 0 and 1, "
+                f"got {self.max_quarantine_share}"
+            )
         if self.deployment not in DEPLOYMENTS:
             raise SettingsError(
                 f"{ENVIRONMENT_VARIABLES['deployment']} must be one of {list(DEPLOYMENTS)}, "

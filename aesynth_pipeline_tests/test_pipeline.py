@@ -92,7 +92,7 @@ def test_rows_reconcile_across_join_gender_rule_and_quarantine(pipeline_100k):
     )
     assert metadata["removed by gender"] == (~raw[c.GENDER].isin(["Male", "Female"])).sum()
     assert all(pipeline_100k.checks().values())
-    assert len(pipeline_100k.checks()) == 6
+    assert len(pipeline_100k.checks()) == 7
 
 
 def test_deidentified_data_keeps_no_identifier(pipeline_100k):
@@ -169,7 +169,7 @@ def test_a_doogal_format_file_is_loaded_and_its_unranked_postcodes_quarantined(
 ):
     frame = doogal_frame(postcode_count=400)
     in_use = frame.index[frame["In Use?"] == "Yes"]
-    frame.loc[in_use[:20], "Index of Multiple Deprivation"] = ""
+    frame.loc[in_use[:8], "Index of Multiple Deprivation"] = ""
     path = write_doogal_csv(tmp_path / "London postcodes.csv", frame)
 
     run = materialise(rows=5_000, postcodes=str(path), selection=FOUNDATION)
@@ -179,7 +179,7 @@ def test_a_doogal_format_file_is_loaded_and_its_unranked_postcodes_quarantined(
     assert directory[c.POSTCODE].tolist() == frame["Postcode"].tolist()
     quarantined = run.read("raw", "hospital_ae_quarantine")
     raw = run.read("raw", "hospital_ae_data")
-    unranked = set(frame.loc[in_use[:20], "Postcode"])
+    unranked = set(frame.loc[in_use[:8], "Postcode"])
     assert len(quarantined) == raw[c.POSTCODE].isin(unranked).sum() > 0
     assert set(quarantined[c.QUARANTINE_REASON]) == {NO_IMD_RANK}
     metadata = run.metadata(DEIDENTIFIED)
@@ -268,3 +268,25 @@ def test_a_failed_run_leaves_the_existing_lake_untouched(materialise, tmp_path):
     assert not failed.result.success
     assert {path: path.read_bytes() for path in good.lake.rglob("*.parquet")} == before
     assert not [p for p in good.lake.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_directory_that_does_not_fit_the_data_stops_before_de_identification(
+    materialise, tmp_path
+):
+    frame = doogal_frame(postcode_count=400)
+    in_use = frame.index[frame["In Use?"] == "Yes"]
+    frame.loc[in_use[: len(in_use) * 3 // 4], "Index of Multiple Deprivation"] = ""
+    path = write_doogal_csv(tmp_path / "mostly unranked.csv", frame)
+
+    run = materialise(rows=2_000, postcodes=str(path), raise_on_error=False)
+
+    checks = run.checks()
+    assert checks[(HOSPITAL_AE_QUARANTINE, "quarantine_share_within_limit")] is False
+    materialised = {e.asset_key for e in run.result.get_asset_materialization_events()}
+    assert DEIDENTIFIED not in materialised and HOSPITAL_AE_QUARANTINE in materialised
+    [evaluation] = [
+        e for e in run.result.get_asset_check_evaluations()
+        if e.check_name == "quarantine_share_within_limit"
+    ]  # fmt: skip
+    assert evaluation.metadata["quarantined share"].value > 0.5
+    assert "AESYNTH_MAX_QUARANTINE_SHARE" in evaluation.description

@@ -38,6 +38,7 @@ def test_variables_override_the_defaults(tmp_path):
             "AESYNTH_GATE_STANDARD_ERRORS": "2.5",
             "AESYNTH_NIGHTLY_STALE_ONLY": "true",
             "AESYNTH_DEPLOYMENT": "kubernetes",
+            "AESYNTH_MAX_QUARANTINE_SHARE": "0.1",
         }
     )
     assert (settings.holdout_share, settings.epsilon, settings.bn_degree) == (0.25, 0.5, 2)
@@ -45,6 +46,7 @@ def test_variables_override_the_defaults(tmp_path):
     assert (settings.gate_max_tvd_2way, settings.gate_standard_errors) == (0.2, 2.5)
     assert settings.nightly_stale_only is True
     assert settings.deployment == "kubernetes"
+    assert settings.max_quarantine_share == 0.1
     assert (settings.rows, settings.seed, settings.postcodes) == (250, 7, "postcodes.csv")
     assert settings.data_lake == str(tmp_path / "lake")
     assert settings.imd_deciles == "london"
@@ -73,6 +75,7 @@ def test_storage_urls_are_kept_as_urls():
         ("AESYNTH_SYNTHETIC_ROWS", "0", "AESYNTH_SYNTHETIC_ROWS must be at least 1"),
         ("AESYNTH_NIGHTLY_STALE_ONLY", "maybe", "AESYNTH_NIGHTLY_STALE_ONLY must be true or"),
         ("AESYNTH_DEPLOYMENT", "mainframe", "AESYNTH_DEPLOYMENT must be one of"),
+        ("AESYNTH_MAX_QUARANTINE_SHARE", "2", "AESYNTH_MAX_QUARANTINE_SHARE must be between"),
     ],
 )
 def test_bad_values_name_the_variable(variable, value, message):
