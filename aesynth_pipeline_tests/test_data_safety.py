@@ -17,6 +17,8 @@ from aesynth_pipeline.definitions import build_assets, build_resources
 from aesynth_pipeline.lake import PSEUDONYM_KEY_FILE, RAW_ZONE
 from aesynth_pipeline.settings import Settings
 
+from .conftest import SMALL_RUN
+
 NHS_NUMBER = re.compile(rb"999 ?\d{3} ?\d{4}")
 TIMESTAMP = re.compile(rb"2019-04-0\d[ T]\d\d:\d\d:\d\d")
 POSTCODE = re.compile(rb"[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}")
@@ -27,7 +29,8 @@ def stored(tmp_path_factory) -> tuple[Path, Path]:
     """A full run recorded in a real (SQLite) instance; returns (lake, instance folder)."""
     lake = tmp_path_factory.mktemp("lake")
     home = tmp_path_factory.mktemp("dagster-home")
-    settings = Settings(data_lake=str(lake), rows=3_000, gate_max_tvd_2way=1.0)
+    # No key in the settings: the lake makes its own, which the scan then looks for.
+    settings = Settings(data_lake=str(lake), **{**SMALL_RUN, "pseudonym_key": None})
     with dg.instance_for_test(temp_dir=str(home)) as instance:
         result = dg.materialize(
             [*build_assets(settings), *build_checks(settings)],

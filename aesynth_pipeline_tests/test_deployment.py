@@ -14,7 +14,14 @@ from aesynth_pipeline.definitions import build_assets, build_definitions, build_
 from aesynth_pipeline.schedules import EVERYTHING_JOB
 from aesynth_pipeline.settings import Settings
 
-SMALL_RUN = {"AESYNTH_ROWS": "3000", "AESYNTH_GATE_MAX_TVD_2WAY": "1"}
+from .conftest import SMALL_RUN
+
+SMALL_RUN_ENVIRONMENT = {
+    "AESYNTH_ROWS": str(SMALL_RUN["rows"]),
+    "AESYNTH_PSEUDONYM_KEY": SMALL_RUN["pseudonym_key"],
+    "AESYNTH_GATE_MAX_TVD_2WAY": str(SMALL_RUN["gate_max_tvd_2way"]),
+    "AESYNTH_GATE_STANDARD_ERRORS": str(SMALL_RUN["gate_standard_errors"]),
+}
 
 
 def everything_job() -> dg.JobDefinition:
@@ -29,7 +36,10 @@ def test_the_default_executor_runs_steps_in_separate_processes(tmp_path):
 
 
 def test_the_whole_job_runs_through_the_multiprocess_executor(tmp_path, monkeypatch):
-    for name, value in {**SMALL_RUN, "AESYNTH_DATA_LAKE": str(tmp_path / "lake")}.items():
+    for name, value in {
+        **SMALL_RUN_ENVIRONMENT,
+        "AESYNTH_DATA_LAKE": str(tmp_path / "lake"),
+    }.items():
         monkeypatch.setenv(name, value)
     (tmp_path / "home").mkdir()
     with (
@@ -49,7 +59,7 @@ def test_the_whole_job_runs_through_the_multiprocess_executor(tmp_path, monkeypa
 
 @pytest.mark.parametrize("url", ["memory://aesynth-test/lake"])
 def test_the_lake_works_on_an_fsspec_url(url):
-    settings = Settings(data_lake=url, rows=2_000, gate_max_tvd_2way=1.0)
+    settings = Settings(data_lake=url, **SMALL_RUN)
     result = dg.materialize(
         [*build_assets(settings), *build_checks(settings)], resources=build_resources(settings)
     )

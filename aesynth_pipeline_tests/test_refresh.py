@@ -15,7 +15,7 @@ from aesynth_pipeline.definitions import build_definitions
 from aesynth_pipeline.refresh import refresh_keys, selection_text, stale_keys
 from aesynth_pipeline.settings import Settings
 
-FAST = {"rows": 3_000, "gate_max_tvd_2way": 1.0}
+from .conftest import SMALL_RUN
 
 
 def materialisations(instance: dg.DagsterInstance, defs: dg.Definitions) -> Counter:
@@ -38,13 +38,15 @@ def run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: str | Non
 
 
 def test_changing_epsilon_refreshes_exactly_the_noisy_modes_and_the_report(tmp_path):
-    before_change = build_definitions(Settings(data_lake=str(tmp_path), **FAST))
+    before_change = build_definitions(Settings(data_lake=str(tmp_path), **SMALL_RUN))
     with dg.instance_for_test() as instance:
         run(before_change, instance)
         assert stale_keys(before_change, instance) == set()
         assert selection_text(refresh_keys(before_change, instance)) == ""
 
-        after_change = build_definitions(Settings(data_lake=str(tmp_path), epsilon=0.5, **FAST))
+        after_change = build_definitions(
+            Settings(data_lake=str(tmp_path), epsilon=0.5, **SMALL_RUN)
+        )
         expected = {
             description_key("independent"),
             description_key("correlated"),

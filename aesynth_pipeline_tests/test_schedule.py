@@ -20,6 +20,8 @@ from aesynth_pipeline.schedules import (
 )
 from aesynth_pipeline.settings import Settings
 
+from .conftest import SMALL_RUN
+
 LONDON = dt.timezone(dt.timedelta(hours=0))  # London is on GMT in December
 
 
@@ -58,7 +60,7 @@ def test_each_night_gets_its_own_reproducible_seed_recorded_in_the_tags(tmp_path
 
 
 def test_the_requested_run_regenerates_the_mock_data_from_the_nights_seed(tmp_path):
-    settings = Settings(data_lake=str(tmp_path), rows=3_000, gate_max_tvd_2way=1.0)
+    settings = Settings(data_lake=str(tmp_path), **SMALL_RUN)
     request = request_for(settings, dt.date(2026, 12, 1))
     job = build_definitions(settings).resolve_job_def(EVERYTHING_JOB)
     with dg.instance_for_test() as instance:
@@ -71,7 +73,9 @@ def test_the_requested_run_regenerates_the_mock_data_from_the_nights_seed(tmp_pa
     seed = int(request.tags[SEED_TAG])
     attendances = pd.read_parquet(tmp_path / "raw" / "hospital_ae_data.parquet")
     directory = pd.read_parquet(tmp_path / "london_postcodes.parquet")
-    pd.testing.assert_frame_equal(attendances, generate_attendances(directory, 3_000, seed))
+    pd.testing.assert_frame_equal(
+        attendances, generate_attendances(directory, SMALL_RUN["rows"], seed)
+    )
     assert (tmp_path / "reports" / "evaluation_report.html").is_file()
     assert attendances[c.HEALTH_SERVICE_ID].is_unique
 
