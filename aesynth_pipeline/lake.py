@@ -3,8 +3,10 @@ pseudonym key kept in the raw zone."""
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import socket
 import uuid
 from collections.abc import Callable
 
@@ -24,6 +26,10 @@ def _is_local(path: UPath) -> bool:
     return path.protocol in ("", "file", "local")
 
 
+class LakeWriteError(OSError):
+    """The data lake cannot be written where it is configured."""
+
+
 def write_atomically(path: UPath, write: Callable[[UPath], None], private: bool = False) -> None:
     """Call `write` on a temporary sibling of `path`, then move it into place in one step.
 
@@ -31,21 +37,66 @@ def write_atomically(path: UPath, write: Callable[[UPath], None], private: bool 
     upload is already all-or-nothing, so the file is written in place there. A private file
     (the raw zone's) is readable by its owner only, in a folder only its owner can open.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent, for_file=path)
     if not _is_local(path):
         write(path)
         return
     if private:
         os.chmod(path.parent.path, PRIVATE_FOLDER_MODE)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temporary = path.with_name(f".{path.name}.{_WRITER}.{uuid.uuid4().hex}.tmp")
     try:
-        write(temporary)
+        try:
+            write(temporary)
+        except (PermissionError, IsADirectoryError, NotADirectoryError) as error:
+            raise _unwritable(path, error) from error
         if private:
             os.chmod(temporary.path, PRIVATE_FILE_MODE)
         os.replace(temporary.path, path.path)
     finally:
         if temporary.exists():
             temporary.unlink()
+    _remove_leftovers(path)
+
+
+# Temporary files carry their writer's host and process ID, so a later write can tell the
+# leftovers of a killed writer from the work in progress of a live one.
+_WRITER = f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _remove_leftovers(path: UPath) -> None:
+    """Delete temporary siblings of `path` left by writers on this host that no longer run."""
+    host = socket.gethostname()
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        writer = leftover.name[len(path.name) + 2 :].rsplit(".", 2)[0]
+        writer_host, _, pid = writer.rpartition("-")
+        if writer_host == host and pid.isdigit() and not _process_is_running(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _process_is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def make_folder(folder: UPath, for_file: UPath | None = None) -> None:
+    """Create a lake folder, or say plainly that the lake cannot be written there."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _unwritable(for_file or folder, error) from error
+
+
+def _unwritable(path: UPath, error: OSError) -> LakeWriteError:
+    reason = error.strerror or os.strerror(error.errno or errno.EIO) or str(error)
+    return LakeWriteError(
+        f"cannot write to the data lake at {path}: {reason} ({error.filename or path}); "
+        "point AESYNTH_DATA_LAKE at a folder this user can write to"
+    )
 
 
 def lake_pseudonym_key(lake: UPath) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -53,3 +54,18 @@ def test_a_killed_write_leaves_the_previous_version_whole(tmp_path):
     assert writer.returncode == -signal.SIGKILL
     assert list(tmp_path.glob(".big.parquet.*.tmp")), "killed part-way through a write"
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "big.parquet"), previous)
+
+    # The next write of the asset clears what the killed writer left behind.
+    manager.dump_to_path(context, previous.assign(value=7), lake / "big.parquet")
+    assert [path.name for path in tmp_path.iterdir()] == ["big.parquet"]
+
+
+def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
+    lake = UPath(tmp_path)
+    # This process is alive, so a temporary file in its name is work in progress.
+    in_progress = tmp_path / f".big.parquet.{socket.gethostname()}-{os.getpid()}.0a1b.tmp"
+    in_progress.write_bytes(b"half written")
+    manager = ParquetIOManager(base_path=lake)
+    context = dg.build_output_context(asset_key=dg.AssetKey("big"))
+    manager.dump_to_path(context, pd.DataFrame({"value": [1]}), lake / "big.parquet")
+    assert in_progress.read_bytes() == b"half written"
