@@ -10,7 +10,9 @@ import dagster as dg
 import pandas as pd
 from upath import UPath
 
-from aesynth_pipeline.lake import RAW_ZONE, lake_path, write_atomically
+from aesynth_pipeline.checks import READS_AS_STORED, SCHEMA_BY_ASSET
+from aesynth_pipeline.lake import RAW_ZONE, lake_path, make_folder, write_atomically
+from aesynth_pipeline.schemas import structure_problems
 
 _DTYPE_NAMES = {"object": "string", "str": "string"}
 
@@ -24,7 +26,15 @@ def column_schema(frame: pd.DataFrame) -> dg.TableSchema:
     )
 
 
-class ParquetIOManager(dg.UPathIOManager):
+class LakeIOManager(dg.UPathIOManager):
+    """Files under the lake's base path; a folder that cannot be made fails with a clear
+    message rather than a bare OSError."""
+
+    def make_directory(self, path: UPath) -> None:
+        make_folder(path)
+
+
+class ParquetIOManager(LakeIOManager):
     """Writes each DataFrame atomically (temporary file, then rename) and reports its shape."""
 
     extension = ".parquet"
@@ -38,7 +48,10 @@ class ParquetIOManager(dg.UPathIOManager):
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
         with path.open("rb") as file:
-            return pd.read_parquet(file)
+            frame = pd.read_parquet(file)
+        if context.has_asset_key and not context.op_def.tags.get(READS_AS_STORED):
+            _require_stored_structure(context.asset_key, frame, path)
+        return frame
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, Any]:
         if not isinstance(obj, pd.DataFrame):
@@ -47,6 +60,24 @@ class ParquetIOManager(dg.UPathIOManager):
             "dagster/row_count": dg.MetadataValue.int(len(obj)),
             "dagster/column_schema": column_schema(obj),
         }
+
+
+class StoredAssetChanged(ValueError):
+    """A file in the lake no longer has the columns its asset is written with."""
+
+
+def _require_stored_structure(key: dg.AssetKey, frame: pd.DataFrame, path: UPath) -> None:
+    """Refuse to hand on a stored asset whose columns were changed outside the pipeline."""
+    if key not in SCHEMA_BY_ASSET:
+        return
+    model, _ = SCHEMA_BY_ASSET[key]
+    problems = structure_problems(model, frame)
+    if problems:
+        raise StoredAssetChanged(
+            f"{path} does not have the columns of the {model.__name__} schema it was written "
+            f"with: {'; '.join(problems)}. It was changed outside the pipeline; materialise "
+            f"{key.to_user_string()} again to replace it."
+        )
 
 
 def _is_raw(context: dg.OutputContext) -> bool:
@@ -63,7 +94,7 @@ class ParquetLake(dg.ConfigurableIOManagerFactory):
         return ParquetIOManager(base_path=lake_path(self.base_path))
 
 
-class JsonIOManager(dg.UPathIOManager):
+class JsonIOManager(LakeIOManager):
     """Writes each JSON-ready dictionary atomically, indented, as DataSynthesizer saves its own."""
 
     extension = ".json"

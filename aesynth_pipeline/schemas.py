@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pandera.pandas as pa
+from pandera.engines import pandas_engine
 from pandera.typing.pandas import Series
 
 from aesynth_pipeline import columns as c
@@ -141,3 +142,23 @@ class SyntheticRandom(HospitalAeDeidentified):
 
 def synthetic_schema(mode: str) -> type[pa.DataFrameModel]:
     return SyntheticRandom if mode == "random" else SyntheticDataset
+
+
+def structure_problems(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> list[str]:
+    """Missing, unexpected or wrongly typed columns: the cheap part of a model's rules.
+
+    Run on every read of a stored asset, so that a file changed outside the pipeline is
+    caught before anything uses it; the values are judged by the schema checks.
+    """
+    schema = model.to_schema()
+    expected = list(schema.columns)
+    problems = [f"missing column {name!r}" for name in expected if name not in frame.columns]
+    problems += [
+        f"unexpected column {name!r}" for name in frame.columns if name not in schema.columns
+    ]
+    for name, column in schema.columns.items():
+        if name in frame.columns and not column.dtype.check(
+            pandas_engine.Engine.dtype(frame[name].dtype)
+        ):
+            problems.append(f"column {name!r} holds {frame[name].dtype}, not {column.dtype}")
+    return problems

@@ -26,7 +26,7 @@ from aesynth_pipeline.domain.synthesise import MODES
 from aesynth_pipeline.lake import PSEUDONYM_KEY_FILE
 from aesynth_pipeline.settings import Settings
 
-from .conftest import FOUNDATION, materialise_pipeline
+from .conftest import FOUNDATION, Run, materialise_pipeline
 from .doogal import DOOGAL_HEADER, doogal_frame, write_doogal_csv
 
 ALL_KEYS = [LONDON_POSTCODES, HOSPITAL_AE_DATA, HOSPITAL_AE_DATA_LSOA, HOSPITAL_AE_QUARANTINE,
@@ -290,3 +290,67 @@ def test_a_directory_that_does_not_fit_the_data_stops_before_de_identification(
     ]  # fmt: skip
     assert evaluation.metadata["quarantined share"].value > 0.5
     assert "AESYNTH_MAX_QUARANTINE_SHARE" in evaluation.description
+
+
+def test_an_unwritable_lake_fails_the_first_write_naming_the_file_and_the_variable(tmp_path):
+    # Root may write anywhere, so the lake is made unwritable by being a file.
+    occupied = tmp_path / "not a folder"
+    occupied.write_text("someone else's file")
+    run = materialise_pipeline(
+        occupied / "lake", raise_on_error=False, selection=FOUNDATION, rows=1_000
+    )
+    assert not run.result.success
+    assert not run.result.get_asset_materialization_events()
+    [failure] = [e for e in run.result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.cause.message
+    assert f"cannot write to the data lake at {occupied / 'lake'}: Not a directory" in message
+    assert "AESYNTH_DATA_LAKE" in message
+    assert occupied.read_text() == "someone else's file"
+
+
+@pytest.fixture
+def edited_lake(materialise) -> Run:
+    """A lake whose training data had a column renamed by hand after it was written."""
+    run = materialise(
+        selection=FOUNDATION | dg.AssetSelection.assets(DEIDENTIFIED_TRAIN, DEIDENTIFIED_HOLDOUT),
+        rows=1_000,
+        pseudonym_key="k",
+    )
+    path = run.lake / "deidentified_train.parquet"
+    pd.read_parquet(path).rename(columns={c.GENDER: "Sex"}).to_parquet(path, index=False)
+    return run
+
+
+def test_a_hand_edited_asset_is_refused_by_the_next_run_that_reads_it(edited_lake):
+    path = edited_lake.lake / "deidentified_train.parquet"
+    edited = path.read_bytes()
+    rerun = materialise_pipeline(
+        edited_lake.lake,
+        raise_on_error=False,
+        selection=dg.AssetSelection.assets(description_key("independent")),
+        **{"rows": 1_000, "pseudonym_key": "k", "epsilon": 0.5},
+    )
+    [failure] = [e for e in rerun.result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.cause.message
+    assert f"{path} does not have the columns of the HospitalAeDeidentified schema" in message
+    assert f"missing column '{c.GENDER}'; unexpected column 'Sex'" in message
+    assert not rerun.result.get_asset_materialization_events()
+    assert not (edited_lake.lake / "description_independent.json").exists()
+    assert path.read_bytes() == edited
+
+
+def test_the_schema_check_run_on_its_own_fails_on_a_hand_edited_asset(edited_lake):
+    checks_only = materialise_pipeline(
+        edited_lake.lake,
+        raise_on_error=False,
+        selection=dg.AssetSelection.checks_for_assets(DEIDENTIFIED_TRAIN),
+        **{"rows": 1_000, "pseudonym_key": "k"},
+    )
+    assert checks_only.checks() == {
+        (DEIDENTIFIED_TRAIN, "conforms_to_HospitalAeDeidentified"): False
+    }
+    assert not checks_only.result.get_asset_materialization_events()
+    [evaluation] = checks_only.result.get_asset_check_evaluations()
+    broken = evaluation.metadata["broken rules"].value
+    assert "| Sex | column_in_schema | 1 |" in broken
+    assert f"| {c.GENDER} | column_in_dataframe | 1 |" in broken
