@@ -18,21 +18,19 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c .ci/constraints.txt -e '.[dev]'
 	@touch $@
 
-# Dagster's instance: SQLite storage in DAGSTER_HOME (the default), telemetry off, and runs
-# launched from the UI or the schedule queued so that only one runs at a time.
 INSTANCE := $(DAGSTER_HOME)/dagster.yaml
-$(INSTANCE): Makefile
+$(INSTANCE): deploy/local-instance.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	@printf 'telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n' > $@
+	@cp $< $@
 
+# Both check the parameters and the data lake first, and refuse to start while another run
+# is in progress (see aesynth_pipeline/launch.py).
 run: install $(INSTANCE)
-	$(BIN)/dg launch --job materialize_everything
+	$(BIN)/python -m aesynth_pipeline.launch everything
 
 # Only what a parameter change (or a missing file) made stale, and everything downstream.
 refresh: install $(INSTANCE)
-	@selection="$$($(BIN)/python -m aesynth_pipeline.refresh)" || exit 1; \
-	if [ -z "$$selection" ]; then echo "Nothing is stale: every asset is up to date."; \
-	else echo "Refreshing: $$selection"; $(BIN)/dg launch --assets "$$selection"; fi
+	$(BIN)/python -m aesynth_pipeline.launch stale
 
 test: lint
 	$(BIN)/python -m pytest -m "not e2e"

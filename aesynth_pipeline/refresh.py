@@ -2,14 +2,11 @@
 
 An asset is stale when it has never been materialised, or when its last materialisation
 recorded another code version than the one the current parameters give it (code versions
-hash every parameter an asset depends on, see `assets/versions.py`). Prints the selection in
-Dagster's asset selection syntax, or nothing when every asset is up to date.
+hash every parameter an asset depends on, see `assets/versions.py`). `launch.py` hands the
+selection, in Dagster's asset selection syntax, to `dg launch`.
 """
 
 import dagster as dg
-
-from aesynth_pipeline.definitions import build_definitions
-from aesynth_pipeline.settings import Settings
 
 CODE_VERSION_TAG = "dagster/code_version"
 
@@ -37,13 +34,3 @@ def refresh_keys(defs: dg.Definitions, instance: dg.DagsterInstance) -> set[dg.A
 
 def selection_text(keys: set[dg.AssetKey]) -> str:
     return " or ".join(f'key:"{key.to_user_string()}"' for key in sorted(keys))
-
-
-def main() -> None:
-    defs = build_definitions(Settings.from_env())
-    with dg.DagsterInstance.get() as instance:
-        print(selection_text(refresh_keys(defs, instance)))
-
-
-if __name__ == "__main__":
-    main()

@@ -3,9 +3,6 @@ noisy modes and the report; an unchanged rerun recomputes nothing."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import Counter
 
 import dagster as dg
@@ -64,17 +61,11 @@ def test_changing_epsilon_refreshes_exactly_the_noisy_modes_and_the_report(tmp_p
         assert refresh_keys(after_change, instance) == set()
 
 
-def test_the_refresh_command_lists_every_asset_of_an_empty_instance(tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    environment = {**os.environ, "DAGSTER_HOME": str(home), "AESYNTH_DATA_LAKE": str(tmp_path)}
-    printed = subprocess.run(
-        [sys.executable, "-m", "aesynth_pipeline.refresh"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+def test_everything_is_refreshed_in_an_empty_instance(tmp_path):
     defs = build_definitions(Settings(data_lake=str(tmp_path)))
-    selected = dg.AssetSelection.from_string(printed).resolve(defs.resolve_asset_graph())
-    assert selected == {spec.key for spec in defs.resolve_all_asset_specs()}
+    with dg.instance_for_test() as instance:
+        keys = refresh_keys(defs, instance)
+    selected = dg.AssetSelection.from_string(selection_text(keys)).resolve(
+        defs.resolve_asset_graph()
+    )
+    assert selected == keys == {spec.key for spec in defs.resolve_all_asset_specs()}
