@@ -14,10 +14,13 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 
+from aesynth_pipeline.assets.keys import DEIDENTIFIED
 from aesynth_pipeline.definitions import build_definitions
+from aesynth_pipeline.schedules import EVERYTHING_JOB
 from aesynth_pipeline.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -66,12 +69,22 @@ def lake(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, lake) -> Iterator[str]:
-    """`dg dev` in its own process group, stopped by one signal to the group, pass or fail."""
+def home(tmp_path_factory) -> Path:
+    """A Dagster home configured as `make` configures .dagster_home (run queue included)."""
     home = tmp_path_factory.mktemp("e2e-dagster-home")
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text((REPOSITORY / "deploy" / "local-instance.yaml").read_text())
+    return home
+
+
+@pytest.fixture(scope="module")
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def server(home, port, lake) -> Iterator[str]:
+    """`dg dev` in its own process group, stopped by one signal to the group, pass or fail."""
     log = home / "dg-dev.log"
-    port = free_port()
     environment = {
         **os.environ,
         "DAGSTER_HOME": str(home),
@@ -189,3 +202,26 @@ def test_the_correlated_synthetic_dataset_shows_its_row_count(page, server, lake
     page.get_by_text("Row count", exact=True).first.wait_for()
     page.get_by_text(f"{rows:,}", exact=True).first.wait_for()
     page.screenshot(path=SCREENSHOTS / "05-synthetic-correlated.png")
+
+
+def test_two_runs_launched_at_once_run_one_after_the_other(server, port, home, lake):
+    from dagster_graphql import DagsterGraphQLClient
+
+    defs = build_definitions(Settings(data_lake=str(lake)))
+    foundation = dg.AssetSelection.assets(DEIDENTIFIED).upstream()
+    keys = sorted(foundation.resolve(defs.resolve_asset_graph()))
+    client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+    run_ids = [client.submit_job_execution(EVERYTHING_JOB, asset_selection=keys) for _ in "ab"]
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        deadline = time.monotonic() + RUN_SECONDS
+        while True:
+            records = [instance.get_run_record_by_id(run_id) for run_id in run_ids]
+            if all(record.dagster_run.is_finished for record in records):
+                break
+            assert time.monotonic() < deadline, "the two runs did not finish in time"
+            time.sleep(2)
+    assert [record.dagster_run.status for record in records] == [dg.DagsterRunStatus.SUCCESS] * 2
+    first, second = sorted(records, key=lambda record: record.start_time)
+    # The queue (max_concurrent_runs: 1) held the second run back until the first ended.
+    assert first.end_time <= second.start_time
