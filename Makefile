@@ -42,8 +42,9 @@ test-e2e: install
 
 # Loopback only unless asked: `make ui UI_HOST=0.0.0.0` serves the UI to the network.
 UI_HOST ?= 127.0.0.1
+UI_PORT ?= 3000
 ui: install $(INSTANCE)
-	$(BIN)/dg dev --host $(UI_HOST) --port 3000
+	$(BIN)/dg dev --host $(UI_HOST) --port $(UI_PORT)
 
 lint: install
 	$(BIN)/ruff check aesynth_pipeline aesynth_pipeline_tests

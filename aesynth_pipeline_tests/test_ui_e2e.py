@@ -1,4 +1,4 @@
-"""The web UI as a person uses it: `dg dev` on a free loopback port, driven in headless
+"""The web UI as a person uses it: `make ui` on a free loopback port, driven in headless
 Chromium. Run with `make test-e2e`; each step's screenshot lands in test-artifacts/e2e/."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -51,7 +50,7 @@ def wait_for_server(url: str, server: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            pytest.fail(f"dg dev exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+            pytest.fail(f"make ui exited with {server.returncode}:\n{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:
                 if response.status == 200:
@@ -59,7 +58,7 @@ def wait_for_server(url: str, server: subprocess.Popen, log: Path) -> None:
         except OSError:
             time.sleep(1)
     pytest.fail(
-        f"dg dev did not answer within {SERVER_START_SECONDS} s:\n{log.read_text()[-3000:]}"
+        f"make ui did not answer within {SERVER_START_SECONDS} s:\n{log.read_text()[-3000:]}"
     )
 
 
@@ -70,10 +69,8 @@ def lake(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
-    """A Dagster home configured as `make` configures .dagster_home (run queue included)."""
-    home = tmp_path_factory.mktemp("e2e-dagster-home")
-    (home / "dagster.yaml").write_text((REPOSITORY / "deploy" / "local-instance.yaml").read_text())
-    return home
+    """The Dagster home `make ui` sets up (with the run queue), in a temporary folder."""
+    return tmp_path_factory.mktemp("e2e-dagster-home")
 
 
 @pytest.fixture(scope="module")
@@ -83,24 +80,19 @@ def port() -> int:
 
 @pytest.fixture(scope="module")
 def server(home, port, lake) -> Iterator[str]:
-    """`dg dev` in its own process group, stopped by one signal to the group, pass or fail."""
-    log = home / "dg-dev.log"
-    environment = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "AESYNTH_DATA_LAKE": str(lake),
-        "VIRTUAL_ENV": sys.prefix,
-    }
+    """`make ui` as a user starts it, with its own Dagster home and lake, in its own process
+    group, stopped by one signal to the group, pass or fail."""
+    log = home / "make-ui.log"
+    environment = {**os.environ, "AESYNTH_DATA_LAKE": str(lake)}
     with log.open("w") as output:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dg"), "dev", "--host", "127.0.0.1",
-             "--port", str(port)],
+            ["make", "ui", f"UI_PORT={port}", f"DAGSTER_HOME={home}"],
             cwd=REPOSITORY,
             env=environment,
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_server(url, process, log)
@@ -142,6 +134,26 @@ def dismiss_welcome(page) -> None:
 
 
 GROUPS = ("sources", "preparation", "synthesis", "evaluation")
+
+
+def non_loopback_address() -> str:
+    """This machine's address on its network (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("10.254.254.254", 9))
+        return probe.getsockname()[0]
+
+
+def test_the_ui_answers_on_loopback_only(server, port):
+    with urllib.request.urlopen(f"{server}/server_info", timeout=5) as response:
+        assert response.status == 200
+    address = non_loopback_address()
+    assert not address.startswith("127."), "this machine has no network address to try"
+    # A socket listening on every interface is reachable at that address...
+    with socket.create_server(("0.0.0.0", 0)) as everywhere:
+        socket.create_connection((address, everywhere.getsockname()[1]), 5).close()
+    # ...and the UI's is not.
+    with pytest.raises(OSError), socket.create_connection((address, port), 5):
+        pass
 
 
 def test_the_asset_graph_shows_every_asset(page, server, lake):
