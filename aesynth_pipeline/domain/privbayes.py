@@ -19,9 +19,10 @@ each one mirrors:
 - the conditional tables: `construct_noisy_conditional_distributions` at ε/2.
 
 One deliberate difference: DataSynthesizer's exponential mechanism exponentiates the raw
-scores, which overflows to infinity once the training data run to about 100,000 rows, after
-which it picks uniformly among the overflowing candidates. Here the scores are shifted by their
-maximum first, which gives the same probabilities whenever DataSynthesizer's are finite.
+scores, which overflow to infinity on large data (on these data at ε = 1 and k = 2, at a
+million rows); it then picks uniformly among the overflowing candidates, whatever their scores.
+Here the scores are shifted by their maximum first, which gives the same probabilities whenever
+DataSynthesizer's are finite.
 """
 
 from __future__ import annotations
