@@ -20,6 +20,7 @@ from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
 from aesynth_pipeline.domain.deidentify import IMD_DECILE_METHODS, ImdDecileMethod
 from aesynth_pipeline.domain.evaluate import GateThresholds
 from aesynth_pipeline.domain.geography import DEFAULT_POSTCODE_COUNT
+from aesynth_pipeline.domain.synthesise import DEFAULT_ENGINE, ENGINES, Engine
 
 ENVIRONMENT_VARIABLES = {
     "rows": "AESYNTH_ROWS",
@@ -32,6 +33,7 @@ ENVIRONMENT_VARIABLES = {
     "holdout_share": "AESYNTH_HOLDOUT_SHARE",
     "epsilon": "AESYNTH_EPSILON",
     "bn_degree": "AESYNTH_BN_DEGREE",
+    "engine": "AESYNTH_ENGINE",
     "synthetic_rows": "AESYNTH_SYNTHETIC_ROWS",
     "gate_max_tvd_2way": "AESYNTH_GATE_MAX_TVD_2WAY",
     "gate_standard_errors": "AESYNTH_GATE_STANDARD_ERRORS",
@@ -72,6 +74,9 @@ class Settings:
     epsilon: float = 1.0
     bn_degree: int = 1
     synthetic_rows: int | None = None
+    # Who runs the correlated mode: "fast" (the vectorised PrivBayes in domain/privbayes.py)
+    # or "datasynthesizer" (the package itself); both read and write the same description.
+    engine: Engine = DEFAULT_ENGINE
     # The release gate: the correlated mode's largest acceptable mean 2-way total variation
     # distance, and the sampling-error allowance (in standard errors) of the privacy rules.
     gate_max_tvd_2way: float = 0.10
@@ -111,6 +116,11 @@ class Settings:
             raise SettingsError(
                 f"{ENVIRONMENT_VARIABLES['bn_degree']} must be at least 1 and below the number of "
                 f"attributes ({len(DEIDENTIFIED_COLUMNS)}), got {self.bn_degree}"
+            )
+        if self.engine not in ENGINES:
+            raise SettingsError(
+                f"{ENVIRONMENT_VARIABLES['engine']} must be one of {list(ENGINES)}, "
+                f"got {self.engine!r}"
             )
         if self.synthetic_rows is not None and self.synthetic_rows < 1:
             raise SettingsError(

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from upath import UPath
 
+from aesynth_pipeline.domain.synthesise import DEFAULT_ENGINE
 from aesynth_pipeline.lake import write_atomically
 from aesynth_pipeline.settings import Settings, SettingsError
 
@@ -18,6 +19,7 @@ def test_unset_variables_take_the_documented_defaults(tmp_path, monkeypatch):
     assert settings.postcode_count == 50_000
     assert settings.imd_deciles == "national"
     assert settings.pseudonym_key is None
+    assert settings.engine == DEFAULT_ENGINE
     assert Path(settings.data_lake) == tmp_path / "data_lake"
 
 
@@ -33,6 +35,7 @@ def test_variables_override_the_defaults(tmp_path):
             "AESYNTH_HOLDOUT_SHARE": "0.25",
             "AESYNTH_EPSILON": "0.5",
             "AESYNTH_BN_DEGREE": "2",
+            "AESYNTH_ENGINE": "datasynthesizer",
             "AESYNTH_SYNTHETIC_ROWS": "900",
             "AESYNTH_GATE_MAX_TVD_2WAY": "0.2",
             "AESYNTH_GATE_STANDARD_ERRORS": "2.5",
@@ -43,6 +46,7 @@ def test_variables_override_the_defaults(tmp_path):
     )
     assert (settings.holdout_share, settings.epsilon, settings.bn_degree) == (0.25, 0.5, 2)
     assert settings.synthetic_rows == 900
+    assert settings.engine == "datasynthesizer"
     assert (settings.gate_max_tvd_2way, settings.gate_standard_errors) == (0.2, 2.5)
     assert settings.nightly_stale_only is True
     assert settings.deployment == "kubernetes"
@@ -71,6 +75,7 @@ def test_storage_urls_are_kept_as_urls():
         ("AESYNTH_EPSILON", "lots", "AESYNTH_EPSILON must be a number"),
         ("AESYNTH_BN_DEGREE", "0", "AESYNTH_BN_DEGREE must be at least 1 and below"),
         ("AESYNTH_BN_DEGREE", "8", "AESYNTH_BN_DEGREE must be at least 1 and below"),
+        ("AESYNTH_ENGINE", "turbo", "AESYNTH_ENGINE must be one of .*'fast'.*got 'turbo'"),
         ("AESYNTH_HOLDOUT_SHARE", "1", "AESYNTH_HOLDOUT_SHARE must be between 0 and 1"),
         ("AESYNTH_SYNTHETIC_ROWS", "0", "AESYNTH_SYNTHETIC_ROWS must be at least 1"),
         ("AESYNTH_NIGHTLY_STALE_ONLY", "maybe", "AESYNTH_NIGHTLY_STALE_ONLY must be true or"),

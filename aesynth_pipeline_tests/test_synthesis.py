@@ -139,6 +139,7 @@ def test_metadata_shows_parameters_network_preview_and_plots(run):
     described = run.metadata(description_key("correlated"))
     assert described["mode"] == "correlated"
     assert described["epsilon"] == 1.0 and described["k (parents per node)"] == 1
+    assert described["engine"] == run.settings.engine
     assert described["attributes"] == len(c.DEIDENTIFIED_COLUMNS)
     for column in c.DEIDENTIFIED_COLUMNS:
         assert f"**{column}**" in described["Bayesian network"]

@@ -97,6 +97,7 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
         epsilon=settings.epsilon,
         degree=settings.bn_degree,
         seed=mode_seed(settings.seed, mode),
+        engine=settings.engine,
     )
 
     @dg.asset(
@@ -106,8 +107,9 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="synthesis",
         kinds={"datasynthesizer", "json"},
         code_version=description_version(settings, mode),
-        description=f"DataSynthesizer's description of the training data in {mode} mode: "
-        f"{MODE_SUMMARIES[mode]}. Saved in DataSynthesizer's own JSON format.",
+        description=f"The description of the training data in {mode} mode, by "
+        f"{_describer(parameters)}: {MODE_SUMMARIES[mode]}. Saved in DataSynthesizer's own "
+        "JSON format.",
     )
     def description(training: pd.DataFrame) -> dg.Output[dict]:
         started = time.perf_counter()
@@ -122,6 +124,7 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
             metadata["epsilon"] = settings.epsilon
         if mode == "correlated":
             metadata["k (parents per node)"] = settings.bn_degree
+            metadata["engine"] = settings.engine
             metadata["Bayesian network"] = dg.MetadataValue.md(
                 _network_markdown(bayesian_network(result))
             )
@@ -159,6 +162,12 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
         )
 
     return [description, synthetic]
+
+
+def _describer(parameters: SynthesisParameters) -> str:
+    if parameters.uses_fast_engine:
+        return "the fast engine (DataSynthesizer's PrivBayes algorithm, vectorised)"
+    return "DataSynthesizer"
 
 
 def _network_markdown(network: list[tuple[str, list[str]]]) -> str:

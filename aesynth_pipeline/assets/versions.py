@@ -16,7 +16,7 @@ SPLIT_PARAMETERS = ("rows", "seed", "imd_deciles", "pseudonym_key", "holdout_sha
 MODE_PARAMETERS = {
     "random": (),
     "independent": ("epsilon",),
-    "correlated": ("epsilon", "bn_degree"),
+    "correlated": ("epsilon", "bn_degree", "engine"),
 }
 GATE_PARAMETERS = ("gate_max_tvd_2way", "gate_standard_errors")
 

@@ -2,7 +2,8 @@
 
 This is the one module that talks to DataSynthesizer. It works around the package's defects
 (see the notes at each workaround) without patching it, and hands the rest of the pipeline
-plain DataFrames and plain JSON-ready dictionaries.
+plain DataFrames and plain JSON-ready dictionaries. Correlated mode can instead run on the
+"fast" engine (`privbayes.py`): the same algorithm and description format, vectorised.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, IMD_DECILE, TIME_IN_A
 
 Mode = Literal["random", "independent", "correlated"]
 MODES: tuple[Mode, ...] = ("random", "independent", "correlated")
+# Who runs correlated mode: DataSynthesizer itself, or the vectorised re-implementation.
+Engine = Literal["datasynthesizer", "fast"]
+ENGINES: tuple[Engine, ...] = ("datasynthesizer", "fast")
+DEFAULT_ENGINE: Engine = "datasynthesizer"
 
 # As the seed tutorial's synthesis step: time in A&E is a number, everything else a category.
 INTEGER_ATTRIBUTES = (TIME_IN_AE, IMD_DECILE)
@@ -52,13 +57,26 @@ class SynthesisParameters:
     epsilon: float
     degree: int
     seed: int
+    # Used by correlated mode only; random and independent modes always run DataSynthesizer.
+    engine: Engine = DEFAULT_ENGINE
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise SynthesisError(f"the engine must be one of {list(ENGINES)}, got {self.engine!r}")
+
+    @property
+    def uses_fast_engine(self) -> bool:
+        return self.mode == "correlated" and self.engine == "fast"
 
     def __str__(self) -> str:
         if self.mode == "random":
             return f"random mode (seed {self.seed})"
         if self.mode == "independent":
             return f"independent mode (epsilon {self.epsilon}, seed {self.seed})"
-        return f"correlated mode (epsilon {self.epsilon}, k {self.degree}, seed {self.seed})"
+        return (
+            f"correlated mode (epsilon {self.epsilon}, k {self.degree}, seed {self.seed}) "
+            f"on the {self.engine} engine"
+        )
 
 
 def mode_seed(seed: int, mode: Mode) -> int:
@@ -72,7 +90,15 @@ def describe(training: pd.DataFrame, parameters: SynthesisParameters) -> dict[st
     The result is exactly what DataSynthesizer would save, except that the conditional
     probability keys are plain integer lists, so any DataGenerator can read the file.
     """
-    _require_deidentified_columns(training)
+    if parameters.uses_fast_engine:
+        # Imported here: the engine builds on this module's attribute types and errors.
+        from aesynth_pipeline.domain import privbayes
+
+        with _fast_engine_errors(parameters):
+            return privbayes.describe_correlated(
+                training, parameters.epsilon, parameters.degree, parameters.seed
+            )
+    require_deidentified_columns(training)
     if parameters.mode == "correlated" and not 1 <= parameters.degree < len(training.columns):
         raise SynthesisError(
             f"{parameters}: k must be at least 1 and below the number of attributes "
@@ -110,6 +136,11 @@ def generate(
     """`rows` synthetic records from a description, with the de-identified columns and dtypes."""
     if rows < 1:
         raise SynthesisError(f"{parameters}: rows to synthesise must be at least 1, got {rows}")
+    if parameters.uses_fast_engine:
+        from aesynth_pipeline.domain import privbayes
+
+        with _fast_engine_errors(parameters):
+            return privbayes.generate_correlated(description, rows, parameters.seed)
     generator = DataGenerator()
     with tempfile.TemporaryDirectory() as folder, _quiet(parameters):
         # The generators read the description from a file, not a dict.
@@ -170,7 +201,8 @@ def network_attributes(description: dict[str, Any]) -> set[str]:
     return {network[0][1][0], *(child for child, _ in network)}
 
 
-def _require_deidentified_columns(training: pd.DataFrame) -> None:
+def require_deidentified_columns(training: pd.DataFrame) -> None:
+    """Stop unless the training data have every de-identified column and no missing value."""
     missing = [column for column in DEIDENTIFIED_COLUMNS if column not in training]
     if missing:
         raise SynthesisError(f"the training data lacks column(s) {missing}")
@@ -213,6 +245,17 @@ def _quiet(parameters: SynthesisParameters):
         raise
     except Exception as error:
         raise SynthesisError(f"DataSynthesizer failed in {parameters}: {error!r}") from error
+
+
+@contextlib.contextmanager
+def _fast_engine_errors(parameters: SynthesisParameters):
+    """Name the mode and parameters in any failure of the fast engine."""
+    try:
+        yield
+    except SynthesisError as error:
+        raise SynthesisError(f"{parameters}: {error}") from error
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        raise SynthesisError(f"the fast engine failed in {parameters}: {error!r}") from error
 
 
 @contextlib.contextmanager

@@ -1,0 +1,565 @@
+"""PrivBayes as DataSynthesizer's correlated attribute mode does it, on integer codes.
+
+DataSynthesizer 0.1.13 describes the data, learns the network and builds the noisy
+conditional tables on a DataFrame of strings, scores each candidate parent set in a process
+pool that receives a pickled copy of the whole frame, and generates by filtering the whole
+frame once per parent combination. This module runs the same algorithm on one integer array
+of bin indices: joint counts by `numpy.bincount` over combined codes, every candidate of a
+round scored in this process, and each child sampled for all rows of a parent combination
+at once.
+
+It reads and writes DataSynthesizer's description format unchanged, so either engine's
+generator accepts either engine's description. The steps, and the DataSynthesizer function
+each one mirrors:
+
+- binning and 1-way distributions: `AbstractAttribute.infer_distribution` (20 equal-width
+  bins for a non-categorical number, the sorted categories otherwise), with the Laplace noise
+  of `inject_laplace_noise` at the full ε, which DataSynthesizer applies in correlated mode too;
+- the network: `PrivBayes.greedy_bayes` with `exponential_mechanism` at ε/2;
+- the conditional tables: `construct_noisy_conditional_distributions` at ε/2.
+
+One deliberate difference: DataSynthesizer's exponential mechanism exponentiates the raw
+scores, which overflow to infinity on large data (on these data at ε = 1 and k = 2, at a
+million rows); it then picks uniformly among the overflowing candidates, whatever their scores.
+Here the scores are shifted by their maximum first, which gives the same probabilities whenever
+DataSynthesizer's are finite.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
+from aesynth_pipeline.domain.synthesise import (
+    ATTRIBUTE_DATATYPES,
+    ATTRIBUTE_IS_CATEGORICAL,
+    SynthesisError,
+    as_deidentified_frame,
+    bayesian_network,
+    require_deidentified_columns,
+)
+
+# DataDescriber's default number of histogram bins for a non-categorical number.
+HISTOGRAM_BINS = 20
+# A conditional table larger than this would not fit in memory, nor its JSON on disk.
+MAX_TABLE_CELLS = 2**27
+
+
+def describe_correlated(
+    training: pd.DataFrame,
+    epsilon: float,
+    degree: int,
+    seed: int,
+    *,
+    root: str | None = None,
+) -> dict[str, Any]:
+    """DataSynthesizer's correlated-mode description of `training`, as a JSON-ready dict.
+
+    `degree` is k, the most parents an attribute may have; `epsilon` is the differential-privacy
+    budget (0 = no noise). The network's root is drawn at random, as DataSynthesizer draws it,
+    unless `root` names it. The same seed gives the same description.
+    """
+    _validate_training(training, epsilon, degree, root)
+    frame = training[DEIDENTIFIED_COLUMNS]
+    marginal_rng, network_rng, table_rng = np.random.default_rng(seed).spawn(3)
+
+    attribute_description, encoded = encode_training(frame)
+    if epsilon > 0:
+        _add_marginal_noise(attribute_description, len(frame), epsilon, marginal_rng)
+
+    root_index = None if root is None else DEIDENTIFIED_COLUMNS.index(root)
+    # DataSynthesizer spends half the budget on the network and half on its tables.
+    network = learn_network(encoded, degree, epsilon / 2, network_rng, root_index)
+    named = [
+        (DEIDENTIFIED_COLUMNS[child], [DEIDENTIFIED_COLUMNS[p] for p in parents])
+        for child, parents in network
+    ]
+    conditionals = noisy_conditional_distributions(network, encoded, epsilon / 2, table_rng)
+    return {
+        "meta": {
+            "num_tuples": len(frame),
+            "num_attributes": len(DEIDENTIFIED_COLUMNS),
+            "num_attributes_in_BN": len(DEIDENTIFIED_COLUMNS),
+            "all_attributes": list(DEIDENTIFIED_COLUMNS),
+            "candidate_keys": [],
+            "non_categorical_string_attributes": [],
+            "attributes_in_BN": list(DEIDENTIFIED_COLUMNS),
+        },
+        "attribute_description": attribute_description,
+        "bayesian_network": [[child, parents] for child, parents in named],
+        "conditional_probabilities": {
+            DEIDENTIFIED_COLUMNS[attribute]: distributions
+            for attribute, distributions in conditionals.items()
+        },
+    }
+
+
+def generate_correlated(description: dict[str, Any], rows: int, seed: int) -> pd.DataFrame:
+    """`rows` synthetic records from a correlated-mode description written by either engine,
+    with the de-identified columns and dtypes. The same seed gives the same records."""
+    if rows < 1:
+        raise SynthesisError(f"rows to synthesise must be at least 1, got {rows}")
+    code_rng, value_rng = np.random.default_rng(seed).spawn(2)
+    codes = generate_encoded(description, rows, code_rng)
+    attributes = description["attribute_description"]
+    values = {
+        column: _values_from_bins(attributes[column], codes[column], value_rng)
+        for column in DEIDENTIFIED_COLUMNS
+    }
+    return as_deidentified_frame(pd.DataFrame(values))
+
+
+def generate_encoded(
+    description: dict[str, Any], rows: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Bin indices for `rows` records, as DataSynthesizer's `generate_encoded_dataset`: the
+    root from its distribution, then each child from its table row for the parents' values."""
+    _validate_description(description)
+    network = bayesian_network(description)
+    attributes = description["attribute_description"]
+    conditional = description["conditional_probabilities"]
+    sizes = {name: len(info["distribution_bins"]) for name, info in attributes.items()}
+
+    root = network[0][1][0]
+    root_table = _pad(np.asarray([conditional[root]], dtype=float), sizes[root], root)
+    codes = {root: _sample_by_group(root_table, np.zeros(rows, dtype=np.int64), rng)}
+    for child, parents in network:
+        table = _conditional_table(
+            conditional[child], [sizes[parent] for parent in parents], attributes[child], child
+        )
+        parent_code = _combined_code(
+            [codes[parent] for parent in parents], [sizes[parent] for parent in parents]
+        )
+        codes[child] = _sample_by_group(table, parent_code, rng)
+    return codes
+
+
+# --- Describing ---------------------------------------------------------------------------
+
+
+def _validate_training(
+    training: pd.DataFrame, epsilon: float, degree: int, root: str | None
+) -> None:
+    require_deidentified_columns(training)
+    attributes = len(DEIDENTIFIED_COLUMNS)
+    if not 1 <= degree < attributes:
+        raise SynthesisError(
+            f"k must be at least 1 and below the number of attributes ({attributes}), got {degree}"
+        )
+    if not (math.isfinite(epsilon) and epsilon >= 0):
+        raise SynthesisError(f"epsilon must be 0 (no noise) or positive, got {epsilon}")
+    if len(training) < 2:
+        # The network's sensitivity divides by (rows - 1).
+        raise SynthesisError(f"the training data needs at least 2 rows, got {len(training)}")
+    if root is not None and root not in DEIDENTIFIED_COLUMNS:
+        raise SynthesisError(f"the root {root!r} is not one of {DEIDENTIFIED_COLUMNS}")
+
+
+def encode_training(training: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
+    """Each attribute's description before noise, and the (rows × attributes) array of bin
+    indices that DataSynthesizer's `encode_dataset_into_binning_indices` would compute, with
+    the attributes in `DEIDENTIFIED_COLUMNS` order."""
+    attribute_description, codes = {}, []
+    for column in DEIDENTIFIED_COLUMNS:
+        described, column_codes = _describe_attribute(training[column])
+        attribute_description[column] = described
+        codes.append(column_codes)
+    # Column-major, because every step reads whole attributes.
+    return attribute_description, np.asfortranarray(np.column_stack(codes))
+
+
+def _describe_attribute(values: pd.Series) -> tuple[dict[str, Any], np.ndarray]:
+    """One attribute's DataSynthesizer description (before noise) and its bin index per row."""
+    name = str(values.name)
+    datatype = ATTRIBUTE_DATATYPES[name]
+    categorical = ATTRIBUTE_IS_CATEGORICAL[name]
+    if categorical:
+        # DataSynthesizer sorts the categories (numbers numerically, strings as text).
+        typed = values.astype("int64") if datatype == "Integer" else values.astype(str)
+        codes, categories = pd.factorize(typed, sort=True)
+        counts = np.bincount(codes, minlength=len(categories))
+        bins = categories.tolist()
+        if datatype == "Integer":
+            low, high = int(typed.min()), int(typed.max())
+        else:
+            # A string attribute's min and max are the lengths of its shortest and longest value.
+            lengths = [len(category) for category in bins]
+            low, high = min(lengths), max(lengths)
+    elif datatype == "Integer":
+        numbers = values.to_numpy(dtype="int64")
+        low, high = int(numbers.min()), int(numbers.max())
+        counts, edges = np.histogram(numbers, bins=HISTOGRAM_BINS, range=(low, high))
+        bins = edges[:-1].tolist()
+        # As DataSynthesizer encodes: the last left edge at or below the value (bisect_right).
+        codes = np.searchsorted(edges[:-1], numbers, side="right") - 1
+    else:
+        raise SynthesisError(f"{name}: non-categorical {datatype} attributes are not supported")
+    description = {
+        "name": name,
+        "data_type": datatype,
+        "is_categorical": categorical,
+        "is_candidate_key": False,
+        "min": low,
+        "max": high,
+        "missing_rate": 0.0,
+        "distribution_bins": bins,
+        "distribution_probabilities": _normalise(counts.astype(float)).tolist(),
+    }
+    return description, codes.astype(np.int64)
+
+
+def _add_marginal_noise(
+    attribute_description: dict[str, dict[str, Any]],
+    rows: int,
+    epsilon: float,
+    rng: np.random.Generator,
+) -> None:
+    """Laplace noise on each 1-way distribution, as DataSynthesizer's describer adds it.
+
+    These distributions are what a generator falls back on for a parent combination without
+    a table.
+    """
+    scale = marginal_noise_scale(rows, len(attribute_description), epsilon)
+    for described in attribute_description.values():
+        probabilities = np.asarray(described["distribution_probabilities"])
+        noisy = probabilities + rng.laplace(0.0, scale, size=probabilities.size)
+        described["distribution_probabilities"] = _normalise(noisy).tolist()
+
+
+def marginal_noise_scale(rows: int, attributes: int, epsilon: float) -> float:
+    """The Laplace scale on a 1-way distribution: sensitivity 2/rows, and ε shared equally by
+    the attributes."""
+    return (2 / rows) / (epsilon / attributes)
+
+
+def table_noise_scale(attributes: int, table_attributes: int, epsilon: float) -> float:
+    """The Laplace scale on the counts of a table of a child and its k parents (or of the
+    first k + 1 attributes): (attributes - k) / ε, DataSynthesizer's `laplace_noise_parameter`."""
+    return (attributes - (table_attributes - 1)) / epsilon
+
+
+def learn_network(
+    codes: np.ndarray,
+    degree: int,
+    epsilon: float,
+    rng: np.random.Generator,
+    root: int | None = None,
+) -> list[tuple[int, list[int]]]:
+    """The greedy Bayesian network of DataSynthesizer's `greedy_bayes`, on column indices.
+
+    Each round scores every candidate of `round_candidates` by mutual information. With ε = 0
+    the best candidate joins (the first on a tie); otherwise the exponential mechanism picks
+    one.
+    """
+    rows, attributes = codes.shape
+    is_binary = binary_attributes(codes)
+    if root is None:
+        root = int(rng.integers(attributes))
+    placed, remaining = [root], [j for j in range(attributes) if j != root]
+    network: list[tuple[int, list[int]]] = []
+    # A candidate's score does not change between rounds; compute each one once.
+    known: dict[tuple[int, frozenset[int]], float] = {}
+    while remaining:
+        candidates = round_candidates(placed, remaining, degree)
+        information = candidate_information(codes, candidates, known)
+        if epsilon:
+            probabilities = exponential_mechanism(
+                information, candidates, is_binary, rows, attributes, epsilon
+            )
+            chosen = int(rng.choice(len(candidates), p=probabilities))
+        else:
+            chosen = int(np.argmax(information))
+        child, parents = candidates[chosen]
+        network.append((child, parents))
+        placed.append(child)
+        remaining.remove(child)
+    return network
+
+
+def binary_attributes(codes: np.ndarray) -> list[bool]:
+    """Whether each attribute takes at most two values, which lowers its sensitivity."""
+    return [np.count_nonzero(np.bincount(codes[:, j])) <= 2 for j in range(codes.shape[1])]
+
+
+def round_candidates(
+    placed: list[int], remaining: list[int], degree: int
+) -> list[tuple[int, list[int]]]:
+    """Every (child, parents) pair one round of the greedy search scores, in DataSynthesizer's
+    order: each remaining child with `min(k, placed)` parents among the placed attributes."""
+    parent_count = min(len(placed), degree)
+    return [
+        (child, [*others, placed[split]])
+        for child in remaining
+        for split in range(len(placed) - parent_count + 1)
+        for others in combinations(placed[split + 1 :], parent_count - 1)
+    ]
+
+
+def candidate_information(
+    codes: np.ndarray,
+    candidates: Sequence[tuple[int, list[int]]],
+    known: dict[tuple[int, frozenset[int]], float] | None = None,
+) -> np.ndarray:
+    """Mutual information between each candidate's child and its parents taken jointly.
+
+    `known` keeps the scores between rounds of the search, in which the same candidates recur.
+    """
+    known = {} if known is None else known
+    sizes = codes.max(axis=0) + 1
+    for child, parents in candidates:
+        key = (child, frozenset(parents))
+        if key not in known:
+            parent_code = _combined_code([codes[:, p] for p in parents], sizes[parents])
+            known[key] = mutual_information(
+                codes[:, child], sizes[child], parent_code, math.prod(sizes[parents])
+            )
+    return np.array([known[child, frozenset(parents)] for child, parents in candidates])
+
+
+def mutual_information(
+    child: np.ndarray, child_size: int, parents: np.ndarray, parents_size: int
+) -> float:
+    """Mutual information (natural log) of two code arrays, as scikit-learn's
+    `mutual_info_score` computes it, from joint counts of the combined codes."""
+    joint = np.bincount(child * parents_size + parents, minlength=child_size * parents_size)
+    joint = joint.reshape(child_size, parents_size)
+    total = joint.sum()
+    child_counts, parent_counts = joint.sum(axis=1), joint.sum(axis=0)
+    rows, cols = np.nonzero(joint)
+    counts = joint[rows, cols]
+    shares = counts / total
+    log_outer = -np.log(child_counts[rows] * parent_counts[cols]) + 2 * math.log(total)
+    terms = shares * (np.log(counts) - math.log(total)) + shares * log_outer
+    terms = np.where(np.abs(terms) < np.finfo(float).eps, 0.0, terms)
+    return float(max(terms.sum(), 0.0))
+
+
+def sensitivity(rows: int, child_is_binary: bool, parents_are_one_binary: bool) -> float:
+    """Sensitivity of mutual information to one record (PrivBayes Lemma 1), as DataSynthesizer
+    computes it: smaller when the child, or the single parent, is binary."""
+    if child_is_binary or parents_are_one_binary:
+        return math.log(rows) / rows + (rows - 1) / rows * math.log(rows / (rows - 1))
+    return (2 / rows) * math.log((rows + 1) / 2) + (1 - 1 / rows) * math.log(1 + 2 / (rows - 1))
+
+
+def exponential_mechanism(
+    information: np.ndarray,
+    candidates: Sequence[tuple[int, list[int]]],
+    is_binary: Sequence[bool],
+    rows: int,
+    attributes: int,
+    epsilon: float,
+) -> np.ndarray:
+    """Selection probabilities ∝ exp(MI / (2Δ)), Δ = (attributes - 1) × sensitivity / ε."""
+    deltas = np.array(
+        [
+            (attributes - 1)
+            * sensitivity(rows, is_binary[child], len(parents) == 1 and is_binary[parents[0]])
+            / epsilon
+            for child, parents in candidates
+        ]
+    )
+    scores = information / (2 * deltas)
+    # Shifted by the maximum so that large data cannot overflow exp (see the module notes).
+    weights = np.exp(scores - scores.max())
+    return weights / weights.sum()
+
+
+def noisy_conditional_distributions(
+    network: list[tuple[int, list[int]]],
+    codes: np.ndarray,
+    epsilon: float,
+    rng: np.random.Generator,
+) -> dict[int, list[float] | dict[str, list[float]]]:
+    """The root's distribution and each child's distribution per parent combination, from
+    Laplace-noised counts, as DataSynthesizer's `construct_noisy_conditional_distributions`.
+
+    The root and the first k children share one noisy table of their k + 1 attributes, from
+    which their distributions are summed; every later child gets its own noisy table of itself
+    and its parents. Keys are parent values as integer lists ("[0, 3]"), every combination of
+    the parents' codes in order, as DataSynthesizer writes them.
+    """
+    sizes = codes.max(axis=0) + 1
+    degree = len(network[-1][1])
+    root = network[0][1][0]
+    first = [root, *(child for child, _ in network[:degree])]
+    first_counts = noisy_counts(codes, first, sizes, epsilon, rng)
+
+    distributions: dict[int, list[float] | dict[str, list[float]]] = {
+        root: _normalise(first_counts.sum(axis=tuple(range(1, len(first))))).tolist()
+    }
+    for position, (child, parents) in enumerate(network):
+        order = [*parents, child]
+        if position < degree:
+            # Sum the shared table down to this child and its parents, in that axis order.
+            kept = [first.index(attribute) for attribute in order]
+            dropped = tuple(axis for axis in range(len(first)) if axis not in kept)
+            summed = first_counts.sum(axis=dropped)
+            remaining = sorted(kept)
+            counts = summed.transpose([remaining.index(axis) for axis in kept])
+        else:
+            counts = noisy_counts(codes, order, sizes, epsilon, rng)
+        table = _normalise(counts.reshape(-1, sizes[child]))
+        keys = (str(list(values)) for values in np.ndindex(*sizes[parents]))
+        distributions[child] = dict(zip(keys, table.tolist(), strict=True))
+    return distributions
+
+
+def noisy_counts(
+    codes: np.ndarray,
+    attributes: list[int],
+    sizes: np.ndarray,
+    epsilon: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Counts of every combination of the attributes' codes (an array with one axis per
+    attribute), with Laplace noise of `table_noise_scale` and negatives set to 0."""
+    shape = tuple(int(size) for size in sizes[attributes])
+    combined = _combined_code([codes[:, a] for a in attributes], sizes[attributes])
+    counts = np.bincount(combined, minlength=math.prod(shape)).astype(float)
+    if epsilon:
+        scale = table_noise_scale(codes.shape[1], len(attributes), epsilon)
+        counts = np.clip(counts + rng.laplace(0.0, scale, size=counts.size), 0.0, None)
+    return counts.reshape(shape)
+
+
+def _combined_code(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
+    """One integer per row for a combination of codes, the first column most significant
+    (the order of DataSynthesizer's keys)."""
+    cells = math.prod(int(size) for size in sizes)
+    if cells > MAX_TABLE_CELLS:
+        raise SynthesisError(
+            f"{cells:,} combinations of attribute values are too many for a table; lower k"
+        )
+    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    for column, size in zip(columns, sizes, strict=True):
+        combined = combined * int(size) + column
+    return combined
+
+
+def _normalise(counts: np.ndarray) -> np.ndarray:
+    """Rows of non-negative weights as probabilities; an all-zero row becomes uniform, as
+    DataSynthesizer's `normalize_given_distribution` does."""
+    weights = np.clip(counts, 0.0, None)
+    totals = weights.sum(axis=-1, keepdims=True)
+    uniform = np.full_like(weights, 1 / weights.shape[-1])
+    return np.where(totals > 0, weights / np.where(totals > 0, totals, 1.0), uniform)
+
+
+# --- Generating ---------------------------------------------------------------------------
+
+
+def _validate_description(description: dict[str, Any]) -> None:
+    for field in ("attribute_description", "bayesian_network", "conditional_probabilities"):
+        if field not in description:
+            raise SynthesisError(f"the description lacks {field!r}: is it from correlated mode?")
+    attributes = description["attribute_description"]
+    network = bayesian_network(description)
+    if not network:
+        raise SynthesisError("the description's Bayesian network is empty")
+    in_network = {network[0][1][0], *(child for child, _ in network)}
+    missing = [column for column in DEIDENTIFIED_COLUMNS if column not in in_network]
+    if missing:
+        raise SynthesisError(f"the description's network lacks attribute(s) {missing}")
+    for column in DEIDENTIFIED_COLUMNS:
+        info = attributes.get(column)
+        if info is None:
+            raise SynthesisError(f"the description has no attribute description for {column!r}")
+        if not info["is_categorical"] and info["data_type"] not in ("Integer", "Float"):
+            raise SynthesisError(
+                f"{column}: non-categorical {info['data_type']} attributes are not supported"
+            )
+        if column not in description["conditional_probabilities"]:
+            raise SynthesisError(f"the description has no conditional probabilities for {column}")
+
+
+def _pad(table: np.ndarray, size: int, attribute: str) -> np.ndarray:
+    """Distributions over an attribute's first codes, widened to all its bins with zeros.
+
+    DataSynthesizer's tables span the codes seen in training, which can be fewer than the bins.
+    """
+    if table.shape[1] > size:
+        raise SynthesisError(
+            f"{attribute}: a distribution has {table.shape[1]} entries for {size} bins"
+        )
+    return np.pad(table, ((0, 0), (0, size - table.shape[1])))
+
+
+def _conditional_table(
+    distributions: dict[str, list[float]],
+    parent_sizes: list[int],
+    child_info: dict[str, Any],
+    child: str,
+) -> np.ndarray:
+    """A (parent combinations × child bins) table of probabilities from a description.
+
+    A combination without an entry uses the child's 1-way distribution, as DataSynthesizer's
+    generator does.
+    """
+    size = len(child_info["distribution_bins"])
+    one_way = np.asarray([child_info["distribution_probabilities"]], dtype=float)
+    fallback = _pad(one_way, size, child)
+    table = np.repeat(fallback, math.prod(parent_sizes), axis=0)
+    if not distributions:
+        return table
+    try:
+        keys = np.asarray(json.loads("[" + ", ".join(distributions) + "]"), dtype=np.int64)
+    except (json.JSONDecodeError, ValueError):
+        raise SynthesisError(
+            f"{child}: conditional probability keys must be lists of integers like '[0, 3]'"
+        ) from None
+    if keys.ndim != 2 or keys.shape[1] != len(parent_sizes):
+        raise SynthesisError(f"{child}: keys do not match its {len(parent_sizes)} parent(s)")
+    if (keys < 0).any() or (keys >= np.asarray(parent_sizes)).any():
+        raise SynthesisError(f"{child}: a key names a parent value outside its bins")
+    width = max(len(distribution) for distribution in distributions.values())
+    values = np.zeros((len(distributions), width))
+    for row, distribution in enumerate(distributions.values()):
+        values[row, : len(distribution)] = distribution
+    table[np.ravel_multi_index(keys.T, parent_sizes)] = _pad(values, size, child)
+    return table
+
+
+def _sample_by_group(table: np.ndarray, group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """For each row, a code drawn from the table's row `group[row]`.
+
+    Rows are sorted by group, and each group's rows are drawn at once by inverse CDF from one
+    uniform number per row: the loop runs over parent combinations, not over rows.
+    """
+    cumulative = np.cumsum(table, axis=1)
+    uniform = rng.random(len(group))
+    # A stable sort of 16-bit keys is a radix sort, several times faster than on 64-bit keys.
+    keys = group.astype(np.uint16) if len(table) <= 2**16 else group
+    order = np.argsort(keys, kind="stable")
+    sorted_groups = group[order]
+    starts = np.flatnonzero(np.diff(sorted_groups, prepend=-1))
+    ends = np.append(starts[1:], len(group))
+    sampled = np.empty(len(group), dtype=np.int64)
+    for start, end in zip(starts, ends, strict=True):
+        rows = order[start:end]
+        row_cdf = cumulative[sorted_groups[start]]
+        # Scaling by the total keeps a row that does not sum exactly to 1 unbiased.
+        sampled[rows] = np.searchsorted(row_cdf[:-1], uniform[rows] * row_cdf[-1], side="right")
+    return sampled
+
+
+def _values_from_bins(
+    info: dict[str, Any], codes: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Values for bin indices, as DataSynthesizer's `sample_values_from_binning_indices`:
+    the category itself, or a number drawn uniformly within the bin (the last bin ends at the
+    attribute's max)."""
+    if info["is_categorical"]:
+        # An object array hands out the same category objects instead of new strings.
+        return np.asarray(info["distribution_bins"], dtype=object)[codes]
+    bins = np.asarray(info["distribution_bins"])
+    edges = np.append(bins.astype(float), float(info["max"]))
+    low, high = edges[codes], edges[codes + 1]
+    return low + (high - low) * rng.random(len(codes))
