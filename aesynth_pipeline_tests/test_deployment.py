@@ -10,7 +10,12 @@ from upath import UPath
 
 from aesynth_pipeline import columns as c
 from aesynth_pipeline.checks import build_checks
-from aesynth_pipeline.definitions import build_assets, build_definitions, build_resources
+from aesynth_pipeline.definitions import (
+    LOCAL_EXECUTOR,
+    build_assets,
+    build_definitions,
+    build_resources,
+)
 from aesynth_pipeline.schedules import EVERYTHING_JOB
 from aesynth_pipeline.settings import Settings
 
@@ -29,10 +34,8 @@ def everything_job() -> dg.JobDefinition:
     return build_definitions(Settings.from_env()).resolve_job_def(EVERYTHING_JOB)
 
 
-def test_the_default_executor_runs_steps_in_separate_processes(tmp_path):
-    assert build_definitions(Settings(data_lake=str(tmp_path))).executor is (
-        dg.multiprocess_executor
-    )
+def test_the_default_executor_forks_steps_from_a_preloaded_server(tmp_path):
+    assert build_definitions(Settings(data_lake=str(tmp_path))).executor is LOCAL_EXECUTOR
 
 
 def test_the_whole_job_runs_through_the_multiprocess_executor(tmp_path, monkeypatch):
