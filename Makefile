@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # The dg command line finds the project's environment through this.
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: install run refresh test test-e2e ui lint clean
+.PHONY: install run refresh test test-e2e bench ui lint clean
 
 install: $(STAMP)
 
@@ -40,6 +40,11 @@ test: lint
 test-e2e: install
 	$(BIN)/python -m pytest -m e2e
 
+# The whole pipeline at 10k, 100k and 1M rows beside DataSynthesizer; writes
+# benchmarks/RESULTS.md. Long: DataSynthesizer alone takes a long time on a million rows.
+bench: install
+	$(BIN)/python benchmarks/pipeline_benchmark.py
+
 # Loopback only unless asked: `make ui UI_HOST=0.0.0.0` serves the UI to the network.
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
@@ -47,8 +52,8 @@ ui: install $(INSTANCE)
 	$(BIN)/dg dev --host $(UI_HOST) --port $(UI_PORT)
 
 lint: install
-	$(BIN)/ruff check aesynth_pipeline aesynth_pipeline_tests
-	$(BIN)/ruff format --check aesynth_pipeline aesynth_pipeline_tests
+	$(BIN)/ruff check aesynth_pipeline aesynth_pipeline_tests benchmarks
+	$(BIN)/ruff format --check aesynth_pipeline aesynth_pipeline_tests benchmarks
 
 clean:
 	rm -rf $(VENV) $(DAGSTER_HOME)
