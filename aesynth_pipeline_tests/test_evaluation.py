@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import normalized_mutual_info_score
 
 from aesynth_pipeline import columns as c
 from aesynth_pipeline.assets.keys import EVALUATION_REPORT
 from aesynth_pipeline.domain.evaluate import (
+    CLASSIFIER_SAMPLE_ROWS,
+    DCR_CANDIDATE_ROWS,
+    DCR_SAMPLE_ROWS,
     GATE_RULES,
+    SDMETRICS_SAMPLE_ROWS,
     GateThresholds,
     anonymity,
     closest_distances,
     evaluate,
+    normalised_mutual_information,
     release_gate,
+    time_bin_edges,
 )
 from aesynth_pipeline.domain.synthesise import MODES
 
@@ -106,6 +114,73 @@ def test_figures_recomputed_from_the_lake_match_the_table(run, metrics):
     assert table[("correlated", "tvd_1way", c.GENDER)] == pytest.approx(by_hand)
 
 
+def test_pair_distances_and_mutual_information_recomputed_with_pandas_and_sklearn(run, metrics):
+    training = run.read("deidentified_train")
+    synthetic = run.read("synthetic_correlated")
+    table = metrics.set_index(["mode", "metric", "columns"])["value"]
+
+    pair = [c.TREATMENT, c.HOSPITAL_ID]  # in the order of the columns
+    real = training.groupby(pair).size() / len(training)
+    fake = synthetic.groupby(pair).size() / len(synthetic)
+    by_hand = 0.5 * real.sub(fake, fill_value=0).abs().sum()
+    assert table[("correlated", "tvd_2way", " × ".join(pair))] == pytest.approx(by_hand)
+
+    # Time in A&E cut into the report's ten bins, labels as strings, then scikit-learn's NMI.
+    edges = time_bin_edges(training[c.TIME_IN_AE])
+
+    def sklearn_matrix(frame: pd.DataFrame) -> pd.DataFrame:
+        labels = frame.astype(str).assign(
+            **{c.TIME_IN_AE: pd.cut(frame[c.TIME_IN_AE], edges, right=False).astype(str)}
+        )
+        matrix = pd.DataFrame(1.0, index=c.DEIDENTIFIED_COLUMNS, columns=c.DEIDENTIFIED_COLUMNS)
+        for first, second in itertools.combinations(c.DEIDENTIFIED_COLUMNS, 2):
+            score = normalized_mutual_info_score(labels[first], labels[second])
+            matrix.loc[first, second] = matrix.loc[second, first] = score
+        return matrix
+
+    expected = sklearn_matrix(training)
+    pd.testing.assert_frame_equal(normalised_mutual_information(training, edges), expected)
+    gap = (sklearn_matrix(synthetic) - expected).abs().to_numpy()
+    off_diagonal = gap[~np.eye(len(gap), dtype=bool)].mean()
+    assert table[("correlated", "nmi_mean_abs_difference", "")] == pytest.approx(off_diagonal)
+
+
+def test_beyond_the_sample_sizes_figures_come_from_stated_samples(run):
+    # Eight copies of each dataset: larger than every sample, with known exact answers.
+    training, holdout = run.read("deidentified_train"), run.read("deidentified_holdout")
+    synthetic = run.read("synthetic_correlated")
+    repeats = -(-SDMETRICS_SAMPLE_ROWS // len(training)) + 1
+
+    def enlarged(frame: pd.DataFrame) -> pd.DataFrame:
+        return pd.concat([frame] * repeats, ignore_index=True)
+
+    large = evaluate(enlarged(training), enlarged(holdout), {"copy": enlarged(synthetic)}, seed=1)
+    small = evaluate(training, holdout, {"copy": synthetic}, seed=1)
+    sizes = large[large["family"] == "size"].set_index("metric")
+    assert sizes.loc["records", "value"] == repeats * len(synthetic)
+    assert sizes.loc["sdmetrics_sample", ["value", "reference"]].tolist() == [
+        SDMETRICS_SAMPLE_ROWS, SDMETRICS_SAMPLE_ROWS
+    ]  # fmt: skip
+    assert sizes.loc["classifier_sample", "value"] == CLASSIFIER_SAMPLE_ROWS
+    assert sizes.loc["distance_sample", "value"] == DCR_SAMPLE_ROWS
+    assert sizes.loc["distance_candidates", "value"] == DCR_CANDIDATE_ROWS
+
+    # Exact figures do not change when every record is repeated; sampled ones stay close.
+    by_metric = {
+        name: frame[frame["family"] != "size"].set_index(["metric", "columns"])["value"]
+        for name, frame in (("large", large), ("small", small))
+    }
+    exact = ["tvd_1way_mean", "tvd_2way_mean", "tvd_3way_max", "exact_match_rate",
+             "nmi_mean_abs_difference"]  # fmt: skip
+    for metric in exact:
+        assert by_metric["large"][(metric, "")] == pytest.approx(by_metric["small"][(metric, "")])
+    for metric in ("column_shapes", "column_pair_trends_all_pairs", "long_stay_roc_auc"):
+        column = c.TIME_IN_AE if metric == "long_stay_roc_auc" else ""
+        assert by_metric["large"][(metric, column)] == pytest.approx(
+            by_metric["small"][(metric, column)], abs=0.03
+        )
+
+
 def test_a_copy_of_the_training_data_fails_the_privacy_gate(run):
     training, holdout = run.read("deidentified_train"), run.read("deidentified_holdout")
     copied = evaluate(training, holdout, {"copy": training.copy()}, seed=1)
@@ -168,6 +243,8 @@ def test_the_html_report_is_self_contained_with_summary_plots_and_every_metric(r
     for metric in metrics["metric"].unique():
         assert metric in html, metric
     assert "smaller ε" in html
+    training_records = len(run.read("deidentified_train"))
+    assert f"with {training_records:,} training records, because it compares every pair" in html
     markdown = (run.lake / "reports" / "evaluation_report.md").read_text(encoding="utf-8")
     linked = re.findall(r"\]\((evaluation_report_figures/[^)]+\.png)\)", markdown)
     assert len(linked) == len(images)

@@ -19,7 +19,6 @@ from aesynth_pipeline.assets.keys import (
 from aesynth_pipeline.checks import build_checks, network_problems
 from aesynth_pipeline.definitions import build_assets, build_resources
 from aesynth_pipeline.domain.evaluate import (
-    as_categories,
     normalised_mutual_information,
     time_bin_edges,
 )
@@ -124,7 +123,7 @@ def test_correlated_mode_keeps_the_age_time_dependency_better_than_independent(r
     edges = time_bin_edges(training[c.TIME_IN_AE])
 
     def age_time_information(frame: pd.DataFrame) -> float:
-        matrix = normalised_mutual_information(as_categories(frame, edges))
+        matrix = normalised_mutual_information(frame, edges)
         return matrix.loc[c.AGE_BRACKET, c.TIME_IN_AE]
 
     real = age_time_information(training)

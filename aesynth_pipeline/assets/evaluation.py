@@ -12,7 +12,6 @@ from aesynth_pipeline.assets.keys import (
 from aesynth_pipeline.assets.versions import evaluation_version
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, TIME_IN_AE
 from aesynth_pipeline.domain.evaluate import (
-    as_categories,
     evaluate,
     normalised_mutual_information,
     release_gate,
@@ -100,7 +99,7 @@ def _figures(
     training: pd.DataFrame, by_mode: dict[str, pd.DataFrame], metrics: pd.DataFrame
 ) -> tuple[dict[str, Figure], dict[str, list[Figure]]]:
     edges = time_bin_edges(training[TIME_IN_AE])
-    training_information = normalised_mutual_information(as_categories(training, edges))
+    training_information = normalised_mutual_information(training, edges)
     figures = {
         "marginal_distances": Figure(
             "marginal_distances",
@@ -122,7 +121,7 @@ def _figures(
             f"Pairwise normalised mutual information: training data (left), {mode} mode (right).",
             mutual_information_heatmaps(
                 training_information,
-                normalised_mutual_information(as_categories(synthetic, edges)),
+                normalised_mutual_information(synthetic, edges),
                 mode,
             ),
         )

@@ -26,7 +26,6 @@ from aesynth_pipeline.assets.versions import (
 )
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, TIME_IN_AE
 from aesynth_pipeline.domain.evaluate import (
-    as_categories,
     normalised_mutual_information,
     time_bin_edges,
 )
@@ -192,8 +191,8 @@ def _write_comparison_plots(
         histograms[column] = path
     edges = time_bin_edges(training[TIME_IN_AE])
     heatmap = mutual_information_heatmaps(
-        normalised_mutual_information(as_categories(training, edges)),
-        normalised_mutual_information(as_categories(synthetic, edges)),
+        normalised_mutual_information(training, edges),
+        normalised_mutual_information(synthetic, edges),
         mode,
     )
     heatmap_path = folder / "mutual_information.png"

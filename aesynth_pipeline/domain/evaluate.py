@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import f1_score, normalized_mutual_info_score, roc_auc_score
+from sklearn.metrics import f1_score, roc_auc_score
 
 from aesynth_pipeline.columns import (
     AGE_BRACKET,
@@ -36,9 +36,14 @@ from aesynth_pipeline.columns import (
 )
 
 TIME_BINS = 10
-# Distance to closest record is quadratic in the rows compared, so it runs on a sample of
-# this many synthetic (and hold-out) records.
+# Beyond these sizes a figure runs on a random sample of each dataset, and the size rows of the
+# metrics table say how large. Distance to closest record compares every pair of records, so it
+# takes this many synthetic (and hold-out) records, each against at most this many candidates.
 DCR_SAMPLE_ROWS = 1_000
+DCR_CANDIDATE_ROWS = 20_000
+# SDMetrics' reports and the classifiers grow with the rows and settle long before a million.
+SDMETRICS_SAMPLE_ROWS = 50_000
+CLASSIFIER_SAMPLE_ROWS = 50_000
 
 FIDELITY, UTILITY, PRIVACY, SIZE = "fidelity", "utility", "privacy", "size"
 DEIDENTIFIED_MODE = "deidentified"
@@ -103,7 +108,16 @@ METRIC_EXPLANATIONS = {
     "group (1 means someone's treatment can be inferred from their group).",
     "records": "Records in the synthetic dataset; reference: records in the hold-out.",
     "distance_sample": "Synthetic records sampled for the distance-to-closest-record figures, "
-    "which compare every pair of records and so do not scale to every row.",
+    "which compare every pair of records and so do not scale to every row; reference: "
+    "hold-out records sampled the same way.",
+    "distance_candidates": "Training records those samples are compared with (a sample when "
+    "the training data is larger); reference: hold-out records, and as many training records, "
+    "for the closer-to-training share.",
+    "sdmetrics_sample": "Synthetic records given to SDMetrics' reports (a sample when larger); "
+    "reference: training records they are compared with.",
+    "classifier_sample": "Synthetic records the classifiers are trained on (a sample when "
+    "larger; the real-trained reference uses as many training records); reference: hold-out "
+    "records they are scored on.",
 }
 MODE_INDEPENDENT_METRICS = (
     "k_anonymity",
@@ -123,32 +137,130 @@ def time_bin_edges(reference: pd.Series, bins: int = TIME_BINS) -> np.ndarray:
     return np.concatenate([[-np.inf], inner, [np.inf]])
 
 
-def as_categories(frame: pd.DataFrame, edges: np.ndarray) -> pd.DataFrame:
-    """Every column as strings, with time in A&E cut into the given bins, for comparisons
-    that treat each value as a category (mutual information, marginal distributions)."""
-    binned = pd.cut(frame[TIME_IN_AE], bins=edges, right=False)
-    labels = binned.map(_bin_label, na_action="ignore").astype(str)
-    return frame[DEIDENTIFIED_COLUMNS].astype(str).assign(**{TIME_IN_AE: labels})
+@dataclass(frozen=True)
+class CodedFrames:
+    """Datasets as integer codes, column by column in `DEIDENTIFIED_COLUMNS` order, with one
+    vocabulary per column shared by all of them, so equal values get equal codes everywhere.
+
+    Every comparison runs on these codes (`numpy.bincount` over combined codes), so each
+    dataset's strings are hashed once rather than once per metric.
+    """
+
+    binned: list[np.ndarray]  # time in A&E by its bin [edge, next edge): for distributions
+    binned_sizes: tuple[int, ...]
+    exact: list[np.ndarray]  # time in A&E by its value: for matching whole records
+    exact_sizes: tuple[int, ...]
 
 
-def _bin_label(interval: pd.Interval) -> str:
-    if np.isinf(interval.left):
-        return f"<{interval.right:g}"
-    if np.isinf(interval.right):
-        return f"{interval.left:g}+"
-    return f"{interval.left:g}-{interval.right - 1:g}"
+def code_frames(frames: Sequence[pd.DataFrame], edges: np.ndarray) -> CodedFrames:
+    lengths = [len(frame) for frame in frames]
+    binned = np.empty((sum(lengths), len(DEIDENTIFIED_COLUMNS)), dtype=np.int64)
+    exact = np.empty_like(binned)
+    binned_sizes, exact_sizes = [], []
+    for j, column in enumerate(DEIDENTIFIED_COLUMNS):
+        values = pd.concat([frame[column] for frame in frames], ignore_index=True)
+        codes, vocabulary = pd.factorize(values, use_na_sentinel=False)
+        exact[:, j] = codes
+        exact_sizes.append(max(len(vocabulary), 1))
+        if column == TIME_IN_AE:
+            binned[:, j] = np.searchsorted(edges[1:-1], values.to_numpy(dtype=float), "right")
+            binned_sizes.append(len(edges) - 1)
+        else:
+            binned[:, j] = codes
+            binned_sizes.append(max(len(vocabulary), 1))
+    splits = np.cumsum(lengths)[:-1]
+    return CodedFrames(
+        binned=np.split(binned, splits),
+        binned_sizes=tuple(binned_sizes),
+        exact=np.split(exact, splits),
+        exact_sizes=tuple(exact_sizes),
+    )
 
 
-def normalised_mutual_information(categories: pd.DataFrame) -> pd.DataFrame:
-    """Pairwise normalised mutual information (0 = independent, 1 = one determines the other)."""
-    columns = list(categories.columns)
-    codes = {column: pd.factorize(categories[column])[0] for column in columns}
-    matrix = pd.DataFrame(np.eye(len(columns)), index=columns, columns=columns)
-    for i, first in enumerate(columns):
-        for second in columns[i + 1 :]:
-            score = normalized_mutual_info_score(codes[first], codes[second])
-            matrix.loc[first, second] = matrix.loc[second, first] = score
+def row_keys(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> list[np.ndarray]:
+    """One integer per row of each code array: rows are equal exactly when their keys are."""
+    stacked = np.concatenate(codes)
+    keys, span = np.zeros(len(stacked), dtype=np.int64), 1
+    for j, size in enumerate(sizes):
+        if span * size >= 2**62:
+            # Renumber the distinct keys seen so far before the combined key could overflow.
+            _, keys = np.unique(keys, return_inverse=True)
+            span = int(keys.max()) + 1
+        keys = keys * size + stacked[:, j]
+        span *= size
+    return np.split(keys, np.cumsum([len(c) for c in codes])[:-1])
+
+
+def _joint_shares(codes: np.ndarray, sizes: Sequence[int], columns: Sequence[int]) -> np.ndarray:
+    """Share of rows in each combination of the given columns' values, as a dense array."""
+    shape = tuple(sizes[j] for j in columns)
+    keys = np.ravel_multi_index(tuple(codes[:, j] for j in columns), shape)
+    counts = np.bincount(keys, minlength=int(np.prod(shape)))
+    return (counts / max(len(codes), 1)).reshape(shape)
+
+
+def marginal_shares(
+    codes: np.ndarray, sizes: Sequence[int], ways: Iterable[int] = (1, 2, 3)
+) -> dict[tuple[str, ...], np.ndarray]:
+    """The joint distribution of every combination of `ways` columns, keyed by column names."""
+    shares = {}
+    for way in ways:
+        for combination in itertools.combinations(range(len(DEIDENTIFIED_COLUMNS)), way):
+            names = tuple(DEIDENTIFIED_COLUMNS[j] for j in combination)
+            shares[names] = _joint_shares(codes, sizes, combination)
+    return shares
+
+
+def total_variation_distance(first: np.ndarray, second: np.ndarray) -> float:
+    """Half the summed absolute difference of two distributions over the same cells."""
+    return float(0.5 * np.abs(first - second).sum())
+
+
+def marginal_distances(
+    training: pd.DataFrame, other: pd.DataFrame, way: int
+) -> dict[tuple[str, ...], float]:
+    """Total variation distance of every `way`-column marginal, time in A&E in the training
+    data's bins."""
+    coded = code_frames([training, other], time_bin_edges(training[TIME_IN_AE]))
+    shares = [marginal_shares(codes, coded.binned_sizes, [way]) for codes in coded.binned]
+    return {
+        combination: total_variation_distance(training_share, shares[1][combination])
+        for combination, training_share in shares[0].items()
+    }
+
+
+def _normalised_mutual_information(joint: np.ndarray) -> float:
+    """NMI of a two-column joint distribution, as scikit-learn's
+    `normalized_mutual_info_score` (arithmetic mean of the entropies) computes it."""
+    first, second = joint.sum(axis=1), joint.sum(axis=0)
+    classes, clusters = np.count_nonzero(first), np.count_nonzero(second)
+    if classes == clusters and classes <= 1:
+        return 1.0
+    present = joint > 0
+    expected = np.outer(first, second)[present]
+    information = max(float((joint[present] * np.log(joint[present] / expected)).sum()), 0.0)
+    if information == 0:
+        return 0.0
+    entropies = [-float((p[p > 0] * np.log(p[p > 0])).sum()) for p in (first, second)]
+    return information / max(float(np.mean(entropies)), np.finfo(float).eps)
+
+
+def _information_matrix(pair_shares: dict[tuple[str, ...], np.ndarray]) -> pd.DataFrame:
+    matrix = pd.DataFrame(
+        np.eye(len(DEIDENTIFIED_COLUMNS)), index=DEIDENTIFIED_COLUMNS, columns=DEIDENTIFIED_COLUMNS
+    )
+    for (first, second), joint in pair_shares.items():
+        matrix.loc[first, second] = matrix.loc[second, first] = _normalised_mutual_information(
+            joint
+        )
     return matrix
+
+
+def normalised_mutual_information(frame: pd.DataFrame, edges: np.ndarray) -> pd.DataFrame:
+    """Pairwise normalised mutual information of the de-identified columns, time in A&E cut
+    at `edges` (0 = independent, 1 = one determines the other)."""
+    coded = code_frames([frame], edges)
+    return _information_matrix(marginal_shares(coded.binned[0], coded.binned_sizes, [2]))
 
 
 def _rows(mode: str, family: str, metric: str, columns: str, value: float, reference: float):
@@ -166,26 +278,19 @@ def _join(columns: Iterable[str]) -> str:
     return " × ".join(columns)
 
 
+def _sample(frame: pd.DataFrame, rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    if len(frame) <= rows:
+        return frame
+    return frame.iloc[_sample_positions(len(frame), rows, rng)]
+
+
+def _sample_positions(length: int, rows: int, rng: np.random.Generator) -> np.ndarray:
+    if length <= rows:
+        return np.arange(length)
+    return np.sort(rng.choice(length, size=rows, replace=False))
+
+
 # --- Fidelity -----------------------------------------------------------------------------
-
-
-def total_variation_distance(first: pd.DataFrame, second: pd.DataFrame) -> float:
-    """Half the summed absolute difference of the joint distributions of all given columns."""
-    columns = list(first.columns)
-    shares_first = first.value_counts(normalize=True)
-    shares_second = second[columns].value_counts(normalize=True)
-    aligned = pd.concat([shares_first, shares_second], axis=1).fillna(0.0)
-    return float(0.5 * (aligned.iloc[:, 0] - aligned.iloc[:, 1]).abs().sum())
-
-
-def marginal_distances(
-    training: pd.DataFrame, other: pd.DataFrame, way: int
-) -> dict[tuple[str, ...], float]:
-    """Total variation distance of every `way`-column marginal (inputs already categorised)."""
-    return {
-        combination: total_variation_distance(training[list(combination)], other[list(combination)])
-        for combination in itertools.combinations(DEIDENTIFIED_COLUMNS, way)
-    }
 
 
 def _sdmetrics_metadata() -> dict:
@@ -259,77 +364,63 @@ def _silenced():
         yield
 
 
-def fidelity_metrics(
-    mode: str, training: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame
-) -> list[dict]:
-    rows = []
-    synthetic_scores = sdmetrics_scores(training, synthetic)
-    holdout_scores = sdmetrics_scores(training, holdout)
-    for name in ("quality_score", "column_shapes", "column_pair_trends",
-                 "column_pair_trends_all_pairs", "table_structure"):  # fmt: skip
-        rows.append(
-            _rows(
-                mode,
-                FIDELITY,
-                name,
-                "",
-                getattr(synthetic_scores, name),
-                getattr(holdout_scores, name),
-            )  # fmt: skip
-        )
-    for column, (metric, score) in synthetic_scores.adherence.items():
-        rows.append(
-            _rows(mode, FIDELITY, metric, column, score, holdout_scores.adherence[column][1])
-        )
+@dataclass(frozen=True)
+class FidelityFigures:
+    """What fidelity_metrics needs of one dataset compared with the training data."""
 
-    edges = time_bin_edges(training[TIME_IN_AE])
-    training_categories = as_categories(training, edges)
-    synthetic_categories = as_categories(synthetic, edges)
-    holdout_categories = as_categories(holdout, edges)
+    sdmetrics: SdmetricsScores
+    distances: dict[tuple[str, ...], float]  # every 1-, 2- and 3-way marginal
+    information_gap: float
+
+
+def fidelity_figures(
+    baseline: Baseline, frame: pd.DataFrame, codes: np.ndarray, rng: np.random.Generator
+) -> FidelityFigures:
+    shares = marginal_shares(codes, baseline.coded.binned_sizes)
+    pairs = {combination: joint for combination, joint in shares.items() if len(combination) == 2}
+    gap = (_information_matrix(pairs) - baseline.training_information).abs().to_numpy()
+    return FidelityFigures(
+        sdmetrics=sdmetrics_scores(
+            baseline.training_sdmetrics_sample, _sample(frame, SDMETRICS_SAMPLE_ROWS, rng)
+        ),
+        distances={
+            combination: total_variation_distance(baseline.training_shares[combination], share)
+            for combination, share in shares.items()
+        },
+        information_gap=float(gap[~np.eye(len(gap), dtype=bool)].mean()),
+    )
+
+
+def fidelity_metrics(mode: str, synthetic: FidelityFigures, holdout: FidelityFigures) -> list[dict]:
+    rows = [
+        _rows(mode, FIDELITY, name, "", getattr(synthetic.sdmetrics, name),
+              getattr(holdout.sdmetrics, name))
+        for name in ("quality_score", "column_shapes", "column_pair_trends",
+                     "column_pair_trends_all_pairs", "table_structure")
+    ]  # fmt: skip
+    for column, (metric, score) in synthetic.sdmetrics.adherence.items():
+        rows.append(
+            _rows(mode, FIDELITY, metric, column, score, holdout.sdmetrics.adherence[column][1])
+        )
     for way in (1, 2, 3):
-        synthetic_distances = marginal_distances(training_categories, synthetic_categories, way)
-        holdout_distances = marginal_distances(training_categories, holdout_categories, way)
+        combinations = [c for c in synthetic.distances if len(c) == way]
         if way < 3:
             rows += [
-                _rows(
-                    mode,
-                    FIDELITY,
-                    f"tvd_{way}way",
-                    _join(combination),
-                    distance,
-                    holdout_distances[combination],
-                )  # fmt: skip
-                for combination, distance in synthetic_distances.items()
-            ]
+                _rows(mode, FIDELITY, f"tvd_{way}way", _join(combination),
+                      synthetic.distances[combination], holdout.distances[combination])
+                for combination in combinations
+            ]  # fmt: skip
         for summary, function in (("mean", np.mean), ("max", np.max)):
             rows.append(
-                _rows(
-                    mode,
-                    FIDELITY,
-                    f"tvd_{way}way_{summary}",
-                    "",
-                    function(list(synthetic_distances.values())),
-                    function(list(holdout_distances.values())),
-                )  # fmt: skip
-            )
-
-    training_information = normalised_mutual_information(training_categories)
+                _rows(mode, FIDELITY, f"tvd_{way}way_{summary}", "",
+                      function([synthetic.distances[c] for c in combinations]),
+                      function([holdout.distances[c] for c in combinations]))
+            )  # fmt: skip
     rows.append(
-        _rows(
-            mode,
-            FIDELITY,
-            "nmi_mean_abs_difference",
-            "",
-            _mean_off_diagonal_gap(training_information, synthetic_categories),
-            _mean_off_diagonal_gap(training_information, holdout_categories),
-        )  # fmt: skip
-    )
+        _rows(mode, FIDELITY, "nmi_mean_abs_difference", "", synthetic.information_gap,
+              holdout.information_gap)
+    )  # fmt: skip
     return rows
-
-
-def _mean_off_diagonal_gap(reference: pd.DataFrame, categories: pd.DataFrame) -> float:
-    gap = (normalised_mutual_information(categories) - reference).abs().to_numpy()
-    return float(gap[~np.eye(len(gap), dtype=bool)].mean())
 
 
 # --- Utility ------------------------------------------------------------------------------
@@ -373,33 +464,45 @@ def long_stay_auc(train: pd.DataFrame, test: pd.DataFrame, threshold: float, see
     return float(roc_auc_score(test[TIME_IN_AE] > threshold, model.predict_proba(x_test)[:, 1]))
 
 
-def utility_metrics(
-    mode: str, training: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, seed: int
-) -> list[dict]:
-    threshold = float(training[TIME_IN_AE].median())
-    real_f1 = age_bracket_f1(training, holdout, seed)
-    synthetic_f1 = age_bracket_f1(synthetic, holdout, seed)
-    real_auc = long_stay_auc(training, holdout, threshold, seed)
-    synthetic_auc = long_stay_auc(synthetic, holdout, threshold, seed)
+@dataclass(frozen=True)
+class UtilityScores:
+    age_bracket_f1: float
+    long_stay_auc: float
+
+
+def utility_scores(
+    baseline: Baseline, train: pd.DataFrame, rng: np.random.Generator
+) -> UtilityScores:
+    """Classifiers trained on (a sample of) `train`, scored on (a sample of) the hold-out."""
+    sample = _sample(train, CLASSIFIER_SAMPLE_ROWS, rng)
+    test, seed = baseline.holdout_classifier_sample, baseline.seed
+    return UtilityScores(
+        age_bracket_f1=age_bracket_f1(sample, test, seed),
+        long_stay_auc=long_stay_auc(sample, test, baseline.long_stay_threshold, seed),
+    )
+
+
+def utility_metrics(mode: str, synthetic: UtilityScores, real: UtilityScores) -> list[dict]:
+    f1, real_f1 = synthetic.age_bracket_f1, real.age_bracket_f1
+    auc, real_auc = synthetic.long_stay_auc, real.long_stay_auc
     return [
-        _rows(mode, UTILITY, "age_bracket_macro_f1", AGE_BRACKET, synthetic_f1, real_f1),
-        _rows(
-            mode, UTILITY, "age_bracket_macro_f1_ratio", AGE_BRACKET, synthetic_f1 / real_f1, 1.0
-        ),  # fmt: skip
-        _rows(mode, UTILITY, "long_stay_roc_auc", TIME_IN_AE, synthetic_auc, real_auc),
-        _rows(
-            mode, UTILITY, "long_stay_roc_auc_ratio", TIME_IN_AE, synthetic_auc / real_auc, 1.0
-        ),  # fmt: skip
+        _rows(mode, UTILITY, "age_bracket_macro_f1", AGE_BRACKET, f1, real_f1),
+        _rows(mode, UTILITY, "age_bracket_macro_f1_ratio", AGE_BRACKET, f1 / real_f1, 1.0),
+        _rows(mode, UTILITY, "long_stay_roc_auc", TIME_IN_AE, auc, real_auc),
+        _rows(mode, UTILITY, "long_stay_roc_auc_ratio", TIME_IN_AE, auc / real_auc, 1.0),
     ]
 
 
 # --- Privacy of a synthetic dataset -------------------------------------------------------
 
 
-def exact_match_rate(records: pd.DataFrame, training: pd.DataFrame) -> float:
-    """Share of `records` identical in every column to at least one training record."""
-    seen = pd.MultiIndex.from_frame(training[DEIDENTIFIED_COLUMNS].drop_duplicates())
-    return float(pd.MultiIndex.from_frame(records[DEIDENTIFIED_COLUMNS]).isin(seen).mean())
+def exact_match_rate(record_keys: np.ndarray, training_keys: np.ndarray) -> float:
+    """Share of records whose key (see `row_keys`) is some training record's key;
+    `training_keys` sorted and distinct."""
+    if len(record_keys) == 0 or len(training_keys) == 0:
+        return 0.0
+    positions = np.minimum(np.searchsorted(training_keys, record_keys), len(training_keys) - 1)
+    return float((training_keys[positions] == record_keys).mean())
 
 
 def closest_distances(records: pd.DataFrame, others: pd.DataFrame, time_range: float) -> np.ndarray:
@@ -408,68 +511,89 @@ def closest_distances(records: pd.DataFrame, others: pd.DataFrame, time_range: f
     categorical = [c for c in DEIDENTIFIED_COLUMNS if c != TIME_IN_AE]
     codes_records, codes_others = [], []
     for column in categorical:
-        vocabulary = pd.Index(pd.concat([records[column], others[column]]).astype(str).unique())
-        codes_records.append(vocabulary.get_indexer(records[column].astype(str)))
-        codes_others.append(vocabulary.get_indexer(others[column].astype(str)))
-    left, right = np.stack(codes_records, axis=1), np.stack(codes_others, axis=1)
-    left_time = records[TIME_IN_AE].to_numpy(dtype=float) / max(time_range, 1.0)
-    right_time = others[TIME_IN_AE].to_numpy(dtype=float) / max(time_range, 1.0)
+        codes, _ = pd.factorize(pd.concat([records[column], others[column]], ignore_index=True))
+        codes_records.append(codes[: len(records)])
+        # One contiguous row per column, so each comparison below streams through memory.
+        codes_others.append(np.ascontiguousarray(codes[len(records) :]))
+    scale = max(time_range, 1.0)
+    left_time = (records[TIME_IN_AE].to_numpy(dtype=float) / scale).astype(np.float32)
+    right_time = (others[TIME_IN_AE].to_numpy(dtype=float) / scale).astype(np.float32)
     closest = np.empty(len(records))
-    chunk = max(1, 2_000_000 // max(len(others), 1))
+    chunk = max(1, 4_000_000 // max(len(others), 1))
     for start in range(0, len(records), chunk):
         block = slice(start, start + chunk)
-        mismatches = (left[block, None, :] != right[None, :, :]).sum(axis=2)
-        time_gap = np.minimum(np.abs(left_time[block, None] - right_time[None, :]), 1.0)
-        closest[block] = ((mismatches + time_gap) / len(DEIDENTIFIED_COLUMNS)).min(axis=1)
+        distance = np.abs(left_time[block, None] - right_time[None, :])
+        np.minimum(distance, 1.0, out=distance)
+        for left, right in zip(codes_records, codes_others, strict=True):
+            distance += left[block, None] != right[None, :]
+        closest[block] = distance.min(axis=1) / len(DEIDENTIFIED_COLUMNS)
     return closest
 
 
-def unique_combination_reappearance(records: pd.DataFrame, training: pd.DataFrame) -> float:
-    """Share of quasi-identifier combinations unique in training that appear in `records`."""
-    counts = training.groupby(QUASI_IDENTIFIERS, observed=True).size()
-    unique = counts[counts == 1].index
-    if len(unique) == 0:
+def combinations_seen_once(keys: np.ndarray) -> np.ndarray:
+    """The keys (quasi-identifier combinations) that occur exactly once, sorted."""
+    combinations, counts = np.unique(keys, return_counts=True)
+    return combinations[counts == 1]
+
+
+def unique_combination_reappearance(
+    sample_keys: np.ndarray, unique_in_training: np.ndarray
+) -> float:
+    """Share of quasi-identifier combinations unique in training that appear in a sample."""
+    if len(unique_in_training) == 0:
         return 0.0
-    present = pd.MultiIndex.from_frame(records[QUASI_IDENTIFIERS].drop_duplicates())
-    return float(unique.isin(present).mean())
+    return float(np.isin(unique_in_training, sample_keys).mean())
+
+
+@dataclass(frozen=True)
+class DistanceFigures:
+    """Distances from a sample of synthetic records to their closest real records."""
+
+    to_training: np.ndarray  # against the training candidates
+    closer_to_training_share: float  # against equally many training and hold-out candidates
+
+
+def distance_figures(
+    baseline: Baseline, synthetic: pd.DataFrame, rng: np.random.Generator
+) -> DistanceFigures:
+    queries = _sample(synthetic, DCR_SAMPLE_ROWS, rng)
+    time_range = baseline.time_range
+    # Against equally many training and hold-out records, a synthesiser that has not
+    # memorised its training data is closer to either about half the time.
+    to_training = closest_distances(queries, baseline.training_like_holdout, time_range)
+    to_holdout = closest_distances(queries, baseline.holdout_candidates, time_range)
+    return DistanceFigures(
+        to_training=closest_distances(queries, baseline.training_candidates, time_range),
+        closer_to_training_share=float(
+            np.mean(to_training < to_holdout) + 0.5 * np.mean(to_training == to_holdout)
+        ),
+    )
 
 
 def privacy_metrics(
-    mode: str, training: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, seed: int
+    mode: str,
+    baseline: Baseline,
+    synthetic: pd.DataFrame,
+    position: int,
+    rng: np.random.Generator,
 ) -> list[dict]:
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 6]))
-    time_range = float(training[TIME_IN_AE].max() - training[TIME_IN_AE].min())
-    synthetic_sample = _sample(synthetic, DCR_SAMPLE_ROWS, rng)
-    holdout_sample = _sample(holdout, DCR_SAMPLE_ROWS, rng)
-
-    synthetic_to_training = closest_distances(synthetic_sample, training, time_range)
-    holdout_to_training = closest_distances(holdout_sample, training, time_range)
-    # Against equally many training and hold-out records, a synthesiser that has not
-    # memorised its training data is closer to either about half the time.
-    training_like_holdout = _sample(training, len(holdout), rng)
-    to_training = closest_distances(synthetic_sample, training_like_holdout, time_range)
-    to_holdout = closest_distances(synthetic_sample, holdout, time_range)
-    closer_share = float(
-        np.mean(to_training < to_holdout) + 0.5 * np.mean(to_training == to_holdout)
-    )
-
-    same_size_sample = _sample(synthetic, len(holdout), rng)
+    """Privacy figures of the synthetic dataset at `position` in `baseline.coded`."""
+    keys = baseline.record_keys[position]
+    qi_keys = baseline.quasi_identifier_keys[position]
+    same_size = _sample_positions(len(keys), len(baseline.holdout), rng)
+    match_rate = exact_match_rate(keys, baseline.training_record_keys)
+    distances = distance_figures(baseline, synthetic, rng)
     return [
         _rows(mode, PRIVACY, "exact_match_rate", "",
-              exact_match_rate(synthetic, training), exact_match_rate(holdout, training)),
+              match_rate, baseline.holdout_exact_match_rate),
         _rows(mode, PRIVACY, "dcr_median", "",
-              np.median(synthetic_to_training), np.median(holdout_to_training)),
-        _rows(mode, PRIVACY, "dcr_closer_to_training_share", "", closer_share, 0.5),
+              np.median(distances.to_training), np.median(baseline.holdout_to_training)),
+        _rows(mode, PRIVACY, "dcr_closer_to_training_share", "",
+              distances.closer_to_training_share, 0.5),
         _rows(mode, PRIVACY, "unique_combination_reappearance", _join(QUASI_IDENTIFIERS),
-              unique_combination_reappearance(same_size_sample, training),
-              unique_combination_reappearance(holdout, training)),
+              unique_combination_reappearance(qi_keys[same_size], baseline.unique_in_training),
+              baseline.holdout_reappearance),
     ]  # fmt: skip
-
-
-def _sample(frame: pd.DataFrame, rows: int, rng: np.random.Generator) -> pd.DataFrame:
-    if len(frame) <= rows:
-        return frame
-    return frame.iloc[np.sort(rng.choice(len(frame), size=rows, replace=False))]
 
 
 # --- Privacy of the de-identified data itself --------------------------------------------
@@ -485,13 +609,22 @@ class Anonymity:
 
 def anonymity(frame: pd.DataFrame, quasi_identifiers: list[str]) -> Anonymity:
     """k-anonymity and friends over the records' quasi-identifier groups."""
-    groups = frame.groupby(quasi_identifiers, observed=True)
-    size = groups[TREATMENT].transform("size")
+    codes, sizes = [], []
+    for column in [*quasi_identifiers, TREATMENT]:
+        column_codes, vocabulary = pd.factorize(frame[column], use_na_sentinel=False)
+        codes.append(column_codes)
+        sizes.append(max(len(vocabulary), 1))
+    stacked = np.column_stack(codes)
+    (group_keys,) = row_keys([stacked[:, :-1]], sizes[:-1])
+    _, group = np.unique(group_keys, return_inverse=True)
+    group_sizes = np.bincount(group)
+    size = group_sizes[group]
+    treatments_per_group = np.bincount(np.unique(group * sizes[-1] + stacked[:, -1]) // sizes[-1])
     return Anonymity(
-        k_anonymity=int(size.min()),
+        k_anonymity=int(group_sizes.min()),
         share_in_small_groups=float((size < SMALL_GROUP).mean()),
         share_unique=float((size == 1).mean()),
-        l_diversity_treatment=int(groups[TREATMENT].nunique().min()),
+        l_diversity_treatment=int(treatments_per_group.min()),
     )
 
 
@@ -509,6 +642,57 @@ def deidentified_privacy_metrics(deidentified: pd.DataFrame) -> list[dict]:
 # --- Everything ---------------------------------------------------------------------------
 
 
+class Baseline:
+    """The real data every synthetic dataset is compared with, and the hold-out's own
+    figures on the same comparisons, computed once for all modes.
+
+    `coded` holds the training data first, then the hold-out, then each synthetic dataset.
+    """
+
+    def __init__(
+        self,
+        training: pd.DataFrame,
+        holdout: pd.DataFrame,
+        synthetic: Sequence[pd.DataFrame],
+        seed: int,
+    ) -> None:
+        self.seed = seed
+        self.holdout = holdout
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 6]))
+        edges = time_bin_edges(training[TIME_IN_AE])
+        self.coded = code_frames([training, holdout, *synthetic], edges)
+        self.record_keys = row_keys(self.coded.exact, self.coded.exact_sizes)
+        self.training_record_keys = np.unique(self.record_keys[0])
+        qi = [DEIDENTIFIED_COLUMNS.index(c) for c in QUASI_IDENTIFIERS]
+        self.quasi_identifier_keys = row_keys(
+            [codes[:, qi] for codes in self.coded.exact], [self.coded.exact_sizes[j] for j in qi]
+        )
+        self.training_shares = marginal_shares(self.coded.binned[0], self.coded.binned_sizes)
+        self.training_information = _information_matrix(
+            {c: joint for c, joint in self.training_shares.items() if len(c) == 2}
+        )
+        self.training_sdmetrics_sample = _sample(training, SDMETRICS_SAMPLE_ROWS, rng)
+        self.holdout_classifier_sample = _sample(holdout, CLASSIFIER_SAMPLE_ROWS, rng)
+        self.long_stay_threshold = float(training[TIME_IN_AE].median())
+        self.time_range = float(training[TIME_IN_AE].max() - training[TIME_IN_AE].min())
+        self.training_candidates = _sample(training, DCR_CANDIDATE_ROWS, rng)
+        self.holdout_candidates = _sample(holdout, DCR_CANDIDATE_ROWS, rng)
+        self.training_like_holdout = _sample(training, len(self.holdout_candidates), rng)
+
+        self.holdout_fidelity = fidelity_figures(self, holdout, self.coded.binned[1], rng)
+        self.real_utility = utility_scores(self, training, rng)
+        self.holdout_to_training = closest_distances(
+            _sample(holdout, DCR_SAMPLE_ROWS, rng), self.training_candidates, self.time_range
+        )
+        self.holdout_exact_match_rate = exact_match_rate(
+            self.record_keys[1], self.training_record_keys
+        )
+        self.unique_in_training = combinations_seen_once(self.quasi_identifier_keys[0])
+        self.holdout_reappearance = unique_combination_reappearance(
+            self.quasi_identifier_keys[1], self.unique_in_training
+        )
+
+
 def evaluate(
     training: pd.DataFrame,
     holdout: pd.DataFrame,
@@ -517,26 +701,40 @@ def evaluate(
     progress: Callable[[str], None] = lambda message: None,
 ) -> pd.DataFrame:
     """The tidy metrics table for every mode, plus the de-identified data's own privacy."""
+    progress("the real data: encoding, and the hold-out's reference figures")
+    baseline = Baseline(training, holdout, list(synthetic_by_mode.values()), seed)
     rows = []
-    for mode, synthetic in synthetic_by_mode.items():
+    for position, (mode, synthetic) in enumerate(synthetic_by_mode.items(), start=2):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 7, position]))
         progress(f"{mode} mode: fidelity")
-        rows += fidelity_metrics(mode, training, holdout, synthetic)
+        figures = fidelity_figures(baseline, synthetic, baseline.coded.binned[position], rng)
+        rows += fidelity_metrics(mode, figures, baseline.holdout_fidelity)
         progress(f"{mode} mode: utility")
-        rows += utility_metrics(mode, training, holdout, synthetic, seed)
+        scores = utility_scores(baseline, synthetic, rng)
+        rows += utility_metrics(mode, scores, baseline.real_utility)
         progress(f"{mode} mode: privacy")
-        rows += privacy_metrics(mode, training, holdout, synthetic, seed)
-        rows += size_rows(mode, synthetic, holdout)
+        rows += privacy_metrics(mode, baseline, synthetic, position, rng)
+        rows += size_rows(mode, baseline, synthetic)
     progress("de-identified data: anonymity")
     rows += deidentified_privacy_metrics(pd.concat([training, holdout], ignore_index=True))
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
-def size_rows(mode: str, synthetic: pd.DataFrame, holdout: pd.DataFrame) -> list[dict]:
-    """How many records each figure rests on, for the sampling-error allowances."""
+def size_rows(mode: str, baseline: Baseline, synthetic: pd.DataFrame) -> list[dict]:
+    """How many records each figure rests on: for the sampling-error allowances, and so the
+    report can say where a figure comes from a sample."""
+    holdout = len(baseline.holdout)
     return [
-        _rows(mode, SIZE, "records", "", len(synthetic), len(holdout)),
-        _rows(mode, SIZE, "distance_sample", "", min(len(synthetic), DCR_SAMPLE_ROWS), np.nan),
-    ]
+        _rows(mode, SIZE, "records", "", len(synthetic), holdout),
+        _rows(mode, SIZE, "distance_sample", "", min(len(synthetic), DCR_SAMPLE_ROWS),
+              min(holdout, DCR_SAMPLE_ROWS)),
+        _rows(mode, SIZE, "distance_candidates", "", len(baseline.training_candidates),
+              len(baseline.holdout_candidates)),
+        _rows(mode, SIZE, "sdmetrics_sample", "", min(len(synthetic), SDMETRICS_SAMPLE_ROWS),
+              len(baseline.training_sdmetrics_sample)),
+        _rows(mode, SIZE, "classifier_sample", "", min(len(synthetic), CLASSIFIER_SAMPLE_ROWS),
+              len(baseline.holdout_classifier_sample)),
+    ]  # fmt: skip
 
 
 def metric_value(metrics: pd.DataFrame, mode: str, metric: str) -> tuple[float, float]:

@@ -16,6 +16,7 @@ from aesynth_pipeline.columns import TIME_IN_AE
 
 REAL_LABEL = "de-identified (training)"
 _DPI = 90
+COLOURS = ("tab:blue", "tab:orange")
 
 
 def histogram_comparison(real: pd.Series, synthetic: pd.Series, mode: str) -> bytes:
@@ -34,11 +35,11 @@ def histogram_comparison(real: pd.Series, synthetic: pd.Series, mode: str) -> by
             axes.set_xlabel("minutes")
         left.set_ylabel("share of records per minute")
     else:
-        categories = sorted(set(real) | set(synthetic), key=_natural_order)
+        shares = [values.value_counts(normalize=True) for values in (real, synthetic)]
+        categories = sorted(shares[0].index.union(shares[1].index), key=_natural_order)
         positions = np.arange(len(categories))
-        for axes, values, colour in ((left, real, "tab:blue"), (right, synthetic, "tab:orange")):
-            shares = values.value_counts(normalize=True).reindex(categories, fill_value=0)
-            axes.bar(positions, shares.to_numpy(), color=colour)
+        for axes, share, colour in zip((left, right), shares, COLOURS, strict=True):
+            axes.bar(positions, share.reindex(categories, fill_value=0).to_numpy(), color=colour)
             axes.set_xticks(positions, [str(c) for c in categories], rotation=90, fontsize=7)
         left.set_ylabel("share of records")
     left.set_title(REAL_LABEL)

@@ -15,6 +15,7 @@ from aesynth_pipeline.domain.evaluate import (
     GATE_RULES,
     METRIC_EXPLANATIONS,
     PRIVACY,
+    SIZE,
     UTILITY,
     GateThresholds,
     metric_value,
@@ -146,6 +147,7 @@ def build_document(
         "distance at which a dataset is as close as fresh real data of that size."
     )
     document.paragraph(EPSILON_EXPLANATION)
+    document.paragraph(sampling_paragraph(metrics))
 
     document.heading(2, "Fidelity: how closely the synthetic data resembles the training data")
     document.table(_family_table(metrics, FIDELITY))
@@ -198,6 +200,27 @@ def build_document(
     for mode, mode_figures in histograms.items():
         document.details(f"{mode} mode: {len(mode_figures)} histograms", mode_figures)
     return document
+
+
+def sampling_paragraph(metrics: pd.DataFrame) -> str:
+    """Which figures rest on samples, and how large, from the metrics table's size rows."""
+    sizes = metrics[metrics["family"] == SIZE].groupby("metric")[["value", "reference"]].max()
+
+    def count(metric: str, column: str = "value") -> str:
+        return f"{int(sizes.loc[metric, column]):,}"
+
+    return (
+        "Where a figure does not need every record it uses a random sample, the same for "
+        "every mode: SDMetrics' reports compare up to "
+        f"{count('sdmetrics_sample', 'reference')} training records with up to "
+        f"{count('sdmetrics_sample')} records of each dataset; the classifiers train on up "
+        f"to {count('classifier_sample')} records and are scored on "
+        f"{count('classifier_sample', 'reference')} hold-out records; distance to closest "
+        f"record compares {count('distance_sample')} records of each dataset with "
+        f"{count('distance_candidates')} training records, because it compares every pair. "
+        "Total variation distances, mutual information, exact matches and the anonymity "
+        "figures use every record."
+    )
 
 
 def _family_table(metrics: pd.DataFrame, family: str) -> pd.DataFrame:
