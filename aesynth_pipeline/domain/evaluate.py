@@ -154,7 +154,7 @@ class CodedFrames:
 
 def code_frames(frames: Sequence[pd.DataFrame], edges: np.ndarray) -> CodedFrames:
     lengths = [len(frame) for frame in frames]
-    binned = np.empty((sum(lengths), len(DEIDENTIFIED_COLUMNS)), dtype=np.int64)
+    binned = np.empty((sum(lengths), len(DEIDENTIFIED_COLUMNS)), dtype=np.int32)
     exact = np.empty_like(binned)
     binned_sizes, exact_sizes = [], []
     for j, column in enumerate(DEIDENTIFIED_COLUMNS):
