@@ -36,6 +36,7 @@ BENCHMARK_SETTINGS = {"AESYNTH_BN_DEGREE": "2", "AESYNTH_EPSILON": "1", "AESYNTH
 # Long enough for a ratio far beyond the target even as a lower bound; --reference-timeout
 # waits longer.
 REFERENCE_TIMEOUT_SECONDS = 1800
+RELEASE_GATE_STEP_PREFIX = "evaluation_report_release_gate_"
 
 
 class TreeMemorySampler:
@@ -125,6 +126,15 @@ class PipelineRun:
     step_seconds: dict[str, float] = field(default_factory=dict)
     failed_steps: list[str] = field(default_factory=list)
     training_path: Path | None = None
+
+    @property
+    def did_all_work(self) -> bool:
+        """Succeeded, or failed only at release-gate checks, after every other step ran."""
+        if self.measured.returncode == 0:
+            return True
+        return bool(self.failed_steps) and all(
+            step.startswith(RELEASE_GATE_STEP_PREFIX) for step in self.failed_steps
+        )
 
 
 def step_seconds(home: Path) -> tuple[dict[str, float], list[str]]:
@@ -335,7 +345,8 @@ def main() -> int:
     ])  # fmt: skip
     print(report)
     arguments.output.write_text(report)
-    return 0 if all(run.measured.returncode == 0 for run in pipeline_runs) else 1
+    # A release gate's verdict is the pipeline's finding, not a failure to measure it.
+    return 0 if all(run.did_all_work for run in pipeline_runs) else 1
 
 
 if __name__ == "__main__":
