@@ -34,6 +34,7 @@ from aesynth_pipeline.columns import (
     TIME_IN_AE,
     TREATMENT,
 )
+from aesynth_pipeline.domain import information
 
 TIME_BINS = 10
 # Beyond these sizes a figure runs on a random sample of each dataset, and the size rows of the
@@ -229,30 +230,13 @@ def marginal_distances(
     }
 
 
-def _normalised_mutual_information(joint: np.ndarray) -> float:
-    """NMI of a two-column joint distribution, as scikit-learn's
-    `normalized_mutual_info_score` (arithmetic mean of the entropies) computes it."""
-    first, second = joint.sum(axis=1), joint.sum(axis=0)
-    classes, clusters = np.count_nonzero(first), np.count_nonzero(second)
-    if classes == clusters and classes <= 1:
-        return 1.0
-    present = joint > 0
-    expected = np.outer(first, second)[present]
-    information = max(float((joint[present] * np.log(joint[present] / expected)).sum()), 0.0)
-    if information == 0:
-        return 0.0
-    entropies = [-float((p[p > 0] * np.log(p[p > 0])).sum()) for p in (first, second)]
-    return information / max(float(np.mean(entropies)), np.finfo(float).eps)
-
-
 def _information_matrix(pair_shares: dict[tuple[str, ...], np.ndarray]) -> pd.DataFrame:
     matrix = pd.DataFrame(
         np.eye(len(DEIDENTIFIED_COLUMNS)), index=DEIDENTIFIED_COLUMNS, columns=DEIDENTIFIED_COLUMNS
     )
     for (first, second), joint in pair_shares.items():
-        matrix.loc[first, second] = matrix.loc[second, first] = _normalised_mutual_information(
-            joint
-        )
+        score = information.normalised_mutual_information(joint)
+        matrix.loc[first, second] = matrix.loc[second, first] = score
     return matrix
 
 

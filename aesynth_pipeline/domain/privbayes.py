@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
+from aesynth_pipeline.domain import information
 from aesynth_pipeline.domain.synthesise import (
     ATTRIBUTE_DATATYPES,
     ATTRIBUTE_IS_CATEGORICAL,
@@ -326,19 +327,10 @@ def candidate_information(
 def mutual_information(
     child: np.ndarray, child_size: int, parents: np.ndarray, parents_size: int
 ) -> float:
-    """Mutual information (natural log) of two code arrays, as scikit-learn's
-    `mutual_info_score` computes it, from joint counts of the combined codes."""
+    """Mutual information (natural log) of two code arrays, from joint counts of the combined
+    codes."""
     joint = np.bincount(child * parents_size + parents, minlength=child_size * parents_size)
-    joint = joint.reshape(child_size, parents_size)
-    total = joint.sum()
-    child_counts, parent_counts = joint.sum(axis=1), joint.sum(axis=0)
-    rows, cols = np.nonzero(joint)
-    counts = joint[rows, cols]
-    shares = counts / total
-    log_outer = -np.log(child_counts[rows] * parent_counts[cols]) + 2 * math.log(total)
-    terms = shares * (np.log(counts) - math.log(total)) + shares * log_outer
-    terms = np.where(np.abs(terms) < np.finfo(float).eps, 0.0, terms)
-    return float(max(terms.sum(), 0.0))
+    return information.mutual_information(joint.reshape(child_size, parents_size))
 
 
 def sensitivity(rows: int, child_is_binary: bool, parents_are_one_binary: bool) -> float:
