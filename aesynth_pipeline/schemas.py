@@ -19,6 +19,7 @@ from aesynth_pipeline.domain.deidentify import (
     KEPT_GENDERS,
     QUARANTINE_REASONS,
 )
+from aesynth_pipeline.domain.disclosure import QUASI_IDENTIFIER_SETS
 from aesynth_pipeline.domain.generate import (
     ARRIVAL_DAYS,
     GENDERS,
@@ -32,6 +33,7 @@ from aesynth_pipeline.domain.geography import (
     LSOA_CODE_PATTERN,
     POSTCODE_PATTERN,
 )
+from aesynth_pipeline.domain.metrics import DISCLOSURE, METRICS, names
 from aesynth_pipeline.domain.synthesise import RANDOM_MODE_INTEGER_RANGE
 
 _FIRST_ARRIVAL = ARRIVAL_DAYS[0]
@@ -140,6 +142,37 @@ class SyntheticRandom(HospitalAeDeidentified):
     )
 
 
+class EvaluationMetrics(pa.DataFrameModel):
+    """The evaluation's tidy metrics table: one row per mode, metric and column combination,
+    each metric named in the catalogue (domain/metrics.py)."""
+
+    mode: Series[str]
+    family: Series[str] = pa.Field(isin=sorted({m.family for m in METRICS.values()}))
+    metric: Series[str] = pa.Field(isin=list(METRICS))
+    columns: Series[str]
+    value: Series[float]
+    floor: Series[float] = pa.Field(nullable=True)
+    floor_spread: Series[float] = pa.Field(nullable=True, ge=0)
+    excess: Series[float] = pa.Field(nullable=True)
+    reference: Series[float] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        ordered = True
+
+
+class DisclosureRisk(pa.DataFrameModel):
+    """How easily a record of the de-identified table stands out by its quasi-identifiers."""
+
+    quasi_identifiers: Series[str] = pa.Field(isin=list(QUASI_IDENTIFIER_SETS))
+    metric: Series[str] = pa.Field(isin=names(DISCLOSURE))
+    value: Series[float] = pa.Field(ge=0)
+
+    class Config:
+        strict = True
+        ordered = True
+
+
 def synthetic_schema(mode: str) -> type[pa.DataFrameModel]:
     return SyntheticRandom if mode == "random" else SyntheticDataset
 
@@ -162,3 +195,18 @@ def structure_problems(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> l
         ):
             problems.append(f"column {name!r} holds {frame[name].dtype}, not {column.dtype}")
     return problems
+
+
+def violating_share(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> float:
+    """Share of rows that break the model's rules; 1 when a column is missing, unexpected
+    or of the wrong type, since then no row has the schema."""
+    if structure_problems(model, frame):
+        return 1.0
+    try:
+        model.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        rows = errors.failure_cases["index"]
+        if rows.isna().any():
+            return 1.0
+        return rows.nunique() / max(len(frame), 1)
+    return 0.0

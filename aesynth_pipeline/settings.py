@@ -18,7 +18,8 @@ from pathlib import Path
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
 from aesynth_pipeline.domain.deidentify import IMD_DECILE_METHODS, ImdDecileMethod
-from aesynth_pipeline.domain.evaluate import GateThresholds
+from aesynth_pipeline.domain.fidelity import DEFAULT_ASSOCIATION_THRESHOLD
+from aesynth_pipeline.domain.gate import GateThresholds
 from aesynth_pipeline.domain.geography import DEFAULT_POSTCODE_COUNT
 from aesynth_pipeline.domain.synthesise import DEFAULT_ENGINE, ENGINES, Engine
 
@@ -35,11 +36,18 @@ ENVIRONMENT_VARIABLES = {
     "bn_degree": "AESYNTH_BN_DEGREE",
     "engine": "AESYNTH_ENGINE",
     "synthetic_rows": "AESYNTH_SYNTHETIC_ROWS",
-    "gate_max_tvd_2way": "AESYNTH_GATE_MAX_TVD_2WAY",
+    "association_threshold": "AESYNTH_ASSOCIATION_THRESHOLD",
+    "gate_tolerance_1way": "AESYNTH_GATE_TOLERANCE_1WAY",
+    "gate_tolerance_2way": "AESYNTH_GATE_TOLERANCE_2WAY",
     "gate_standard_errors": "AESYNTH_GATE_STANDARD_ERRORS",
     "nightly_stale_only": "AESYNTH_NIGHTLY_STALE_ONLY",
     "deployment": "AESYNTH_DEPLOYMENT",
     "max_quarantine_share": "AESYNTH_MAX_QUARANTINE_SHARE",
+}
+# Variables an earlier version read; set, they would silently change nothing.
+RETIRED_VARIABLES = {
+    "AESYNTH_GATE_MAX_TVD_2WAY": "the fidelity rules now compare each distribution with its "
+    "floor; set AESYNTH_GATE_TOLERANCE_1WAY and AESYNTH_GATE_TOLERANCE_2WAY instead",
 }
 DEPLOYMENTS = ("local", "kubernetes")
 _BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
@@ -47,7 +55,9 @@ _INTEGERS = ("rows", "seed", "postcode_count", "bn_degree", "synthetic_rows")
 _FLOATS = (
     "holdout_share",
     "epsilon",
-    "gate_max_tvd_2way",
+    "association_threshold",
+    "gate_tolerance_1way",
+    "gate_tolerance_2way",
     "gate_standard_errors",
     "max_quarantine_share",
 )
@@ -77,9 +87,14 @@ class Settings:
     # Who runs the correlated mode: "fast" (the vectorised PrivBayes in domain/privbayes.py)
     # or "datasynthesizer" (the package itself); both read and write the same description.
     engine: Engine = DEFAULT_ENGINE
-    # The release gate: the correlated mode's largest acceptable mean 2-way total variation
-    # distance, and the sampling-error allowance (in standard errors) of the privacy rules.
-    gate_max_tvd_2way: float = 0.10
+    # Which pairs of columns count as associated in the training data (bias-corrected
+    # Cramér's V above this): the relations a mode that keeps relations is judged on.
+    association_threshold: float = DEFAULT_ASSOCIATION_THRESHOLD
+    # The release gate: how far beyond its floor a kept column's (1-way) or associated
+    # pair's (2-way) total variation distance may be, and the allowance for sampling error
+    # in standard errors.
+    gate_tolerance_1way: float = 0.10
+    gate_tolerance_2way: float = 0.10
     gate_standard_errors: float = 3.0
     # The nightly schedule: regenerate everything from a date-derived seed (default), or
     # recompute only stale assets.
@@ -127,12 +142,17 @@ class Settings:
                 f"{ENVIRONMENT_VARIABLES['synthetic_rows']} must be at least 1, "
                 f"got {self.synthetic_rows}"
             )
-        for name in ("gate_max_tvd_2way", "gate_standard_errors"):
+        for name in ("gate_tolerance_1way", "gate_tolerance_2way", "gate_standard_errors"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise SettingsError(
                     f"{ENVIRONMENT_VARIABLES[name]} must be 0 or positive, got {value}"
                 )
+        if not 0 <= self.association_threshold < 1:
+            raise SettingsError(
+                f"{ENVIRONMENT_VARIABLES['association_threshold']} must be at least 0 and below "
+                f"1, got {self.association_threshold}"
+            )
         if not 0 <= self.max_quarantine_share <= 1:
             raise SettingsError(
                 f"{ENVIRONMENT_VARIABLES['max_quarantine_share']} must be between 0 and 1, "
@@ -149,6 +169,9 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """Settings from the environment; unset or empty variables take their defaults."""
+        for variable, replacement in RETIRED_VARIABLES.items():
+            if environ.get(variable, "").strip():
+                raise SettingsError(f"{variable} is no longer used: {replacement}")
         values: dict[str, object] = {}
         for name, variable in ENVIRONMENT_VARIABLES.items():
             text = environ.get(variable, "").strip()
@@ -160,7 +183,8 @@ class Settings:
 
     def gate_thresholds(self) -> GateThresholds:
         return GateThresholds(
-            max_tvd_2way_correlated=self.gate_max_tvd_2way,
+            tolerance_1way=self.gate_tolerance_1way,
+            tolerance_2way=self.gate_tolerance_2way,
             standard_errors=self.gate_standard_errors,
         )
 

@@ -18,8 +18,8 @@ from aesynth_pipeline.settings import Settings
 DISTRIBUTION_ROWS = 100_000
 # For small runs whose subject is not the release gate: a few thousand rows are too few for
 # the gate's fidelity bar, and a fixed pseudonym key makes their synthetic data repeatable.
-SMALL_RUN = {"rows": 3_000, "pseudonym_key": "k", "gate_max_tvd_2way": 1.0,
-             "gate_standard_errors": 1_000.0}  # fmt: skip
+SMALL_RUN = {"rows": 3_000, "pseudonym_key": "k", "gate_tolerance_1way": 1.0,
+             "gate_tolerance_2way": 1.0, "gate_standard_errors": 1_000.0}  # fmt: skip
 
 
 @dataclass

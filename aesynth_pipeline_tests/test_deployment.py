@@ -24,7 +24,8 @@ from .conftest import SMALL_RUN
 SMALL_RUN_ENVIRONMENT = {
     "AESYNTH_ROWS": str(SMALL_RUN["rows"]),
     "AESYNTH_PSEUDONYM_KEY": SMALL_RUN["pseudonym_key"],
-    "AESYNTH_GATE_MAX_TVD_2WAY": str(SMALL_RUN["gate_max_tvd_2way"]),
+    "AESYNTH_GATE_TOLERANCE_1WAY": str(SMALL_RUN["gate_tolerance_1way"]),
+    "AESYNTH_GATE_TOLERANCE_2WAY": str(SMALL_RUN["gate_tolerance_2way"]),
     "AESYNTH_GATE_STANDARD_ERRORS": str(SMALL_RUN["gate_standard_errors"]),
 }
 
@@ -57,7 +58,7 @@ def test_the_whole_job_runs_through_the_multiprocess_executor(tmp_path, monkeypa
     assert len(starts) == len(steps) > 20
     assert any("multiprocess executor" in (message or "") for message in engine)
     report = pd.read_parquet(tmp_path / "lake" / "evaluation_report.parquet")
-    assert set(report["mode"]) == {"random", "independent", "correlated", "deidentified"}
+    assert set(report["mode"]) == {"random", "independent", "correlated", "training"}
 
 
 @pytest.mark.parametrize("url", ["memory://aesynth-test/lake"])

@@ -17,7 +17,8 @@ from scipy import stats
 from aesynth_pipeline import columns as c
 from aesynth_pipeline.assets.versions import description_version, synthetic_version
 from aesynth_pipeline.domain import privbayes
-from aesynth_pipeline.domain.evaluate import marginal_distances
+from aesynth_pipeline.domain.encoding import code_frames, time_bin_edges
+from aesynth_pipeline.domain.fidelity import marginal_figures, marginals
 from aesynth_pipeline.domain.holdout import split_train_holdout
 from aesynth_pipeline.domain.synthesise import (
     MODES,
@@ -238,10 +239,12 @@ def test_table_noise_is_laplace_at_datasynthesizers_scale(training):
 
 def _mean_distances(training: pd.DataFrame, synthetic: pd.DataFrame) -> tuple[float, float]:
     """Mean total variation distance of every 1-way and every 2-way marginal."""
-    return tuple(
-        float(np.mean(list(marginal_distances(training, synthetic, way).values())))
-        for way in (1, 2)
+    coded = code_frames([training, synthetic], time_bin_edges(training[c.TIME_IN_AE]))
+    training_marginals, synthetic_marginals = (
+        marginals(codes, coded.binned_sizes) for codes in coded.binned
     )
+    figures, _ = marginal_figures(training_marginals, synthetic_marginals, associated=[])
+    return figures[("tvd_1way_mean", "")], figures[("tvd_2way_mean", "")]
 
 
 def test_with_noise_synthetic_data_are_as_faithful_as_datasynthesizers(training):

@@ -11,6 +11,7 @@ from aesynth_pipeline.assets.keys import (
     DEIDENTIFIED,
     DEIDENTIFIED_HOLDOUT,
     DEIDENTIFIED_TRAIN,
+    DISCLOSURE_RISK,
     EVALUATION_REPORT,
     HOSPITAL_AE_DATA,
     HOSPITAL_AE_DATA_LSOA,
@@ -22,7 +23,7 @@ from aesynth_pipeline.assets.keys import (
 from aesynth_pipeline.definitions import build_assets, build_definitions
 from aesynth_pipeline.domain.deidentify import NO_IMD_RANK
 from aesynth_pipeline.domain.generate import HOSPITALS
-from aesynth_pipeline.domain.synthesise import MODES
+from aesynth_pipeline.domain.modes import MODES
 from aesynth_pipeline.lake import PSEUDONYM_KEY_FILE
 from aesynth_pipeline.settings import Settings
 
@@ -35,8 +36,8 @@ SYNTHESIS_KEYS = [
     DEIDENTIFIED_TRAIN,
     DEIDENTIFIED_HOLDOUT,
     *(key(mode) for mode in MODES for key in (description_key, synthetic_key)),
-    EVALUATION_REPORT,
 ]
+EVALUATION_KEYS = [DISCLOSURE_RISK, EVALUATION_REPORT]
 ASSET_FILES = {
     LONDON_POSTCODES: ("london_postcodes",),
     HOSPITAL_AE_DATA: ("raw", "hospital_ae_data"),
@@ -57,7 +58,7 @@ def test_definitions_load_with_every_asset_documented_and_versioned(tmp_path):
             assert spec.code_version, key
             assert spec.description, key
     keys = {key for a in build_assets(Settings()) for key in a.keys}
-    assert keys == {*ALL_KEYS, *SYNTHESIS_KEYS}
+    assert keys == {*ALL_KEYS, *SYNTHESIS_KEYS, *EVALUATION_KEYS}
 
 
 def test_same_seed_gives_identical_data_and_another_seed_different(materialise):
@@ -135,20 +136,29 @@ def test_a_changed_parameter_makes_exactly_the_assets_it_reaches_stale(tmp_path)
         return {key for key, version in base.items() if new[key] != version}
 
     base = versions()
-    downstream_of_mock_data = set(ALL_KEYS + SYNTHESIS_KEYS) - {LONDON_POSTCODES}
+    downstream_of_mock_data = set(ALL_KEYS + SYNTHESIS_KEYS + EVALUATION_KEYS) - {LONDON_POSTCODES}
     assert changed(rows=500) == downstream_of_mock_data
     assert changed(pseudonym_key="another") == downstream_of_mock_data - {
         HOSPITAL_AE_DATA,
         HOSPITAL_AE_DATA_LSOA,
         HOSPITAL_AE_QUARANTINE,
     }
-    assert changed(seed=1) == set(ALL_KEYS + SYNTHESIS_KEYS)
+    assert changed(seed=1) == set(ALL_KEYS + SYNTHESIS_KEYS + EVALUATION_KEYS)
+    # The de-identified table's disclosure risk does not depend on how it is split or
+    # synthesised.
+    assert changed(holdout_share=0.3) == set(SYNTHESIS_KEYS) | {EVALUATION_REPORT}
     assert changed(bn_degree=2) == {
         description_key("correlated"),
         synthetic_key("correlated"),
         EVALUATION_REPORT,
     }
-    assert changed(gate_max_tvd_2way=0.2) == {EVALUATION_REPORT}
+    assert changed(epsilon=0.5) == {
+        *(key(mode) for mode in ("independent", "correlated")
+          for key in (description_key, synthetic_key)),
+        EVALUATION_REPORT,
+    }  # fmt: skip
+    for parameter in ("gate_tolerance_1way", "gate_tolerance_2way", "association_threshold"):
+        assert changed(**{parameter: 0.2}) == {EVALUATION_REPORT}, parameter
 
 
 def test_the_lake_keeps_one_pseudonym_key_so_hospital_ids_survive_reruns(tmp_path):

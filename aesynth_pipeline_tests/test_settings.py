@@ -37,7 +37,9 @@ def test_variables_override_the_defaults(tmp_path):
             "AESYNTH_BN_DEGREE": "2",
             "AESYNTH_ENGINE": "datasynthesizer",
             "AESYNTH_SYNTHETIC_ROWS": "900",
-            "AESYNTH_GATE_MAX_TVD_2WAY": "0.2",
+            "AESYNTH_ASSOCIATION_THRESHOLD": "0.3",
+            "AESYNTH_GATE_TOLERANCE_1WAY": "0.05",
+            "AESYNTH_GATE_TOLERANCE_2WAY": "0.2",
             "AESYNTH_GATE_STANDARD_ERRORS": "2.5",
             "AESYNTH_NIGHTLY_STALE_ONLY": "true",
             "AESYNTH_DEPLOYMENT": "kubernetes",
@@ -47,7 +49,9 @@ def test_variables_override_the_defaults(tmp_path):
     assert (settings.holdout_share, settings.epsilon, settings.bn_degree) == (0.25, 0.5, 2)
     assert settings.synthetic_rows == 900
     assert settings.engine == "datasynthesizer"
-    assert (settings.gate_max_tvd_2way, settings.gate_standard_errors) == (0.2, 2.5)
+    assert settings.association_threshold == 0.3
+    assert (settings.gate_tolerance_1way, settings.gate_tolerance_2way) == (0.05, 0.2)
+    assert settings.gate_standard_errors == 2.5
     assert settings.nightly_stale_only is True
     assert settings.deployment == "kubernetes"
     assert settings.max_quarantine_share == 0.1
@@ -81,6 +85,18 @@ def test_storage_urls_are_kept_as_urls():
         ("AESYNTH_NIGHTLY_STALE_ONLY", "maybe", "AESYNTH_NIGHTLY_STALE_ONLY must be true or"),
         ("AESYNTH_DEPLOYMENT", "mainframe", "AESYNTH_DEPLOYMENT must be one of"),
         ("AESYNTH_MAX_QUARANTINE_SHARE", "2", "AESYNTH_MAX_QUARANTINE_SHARE must be between"),
+        ("AESYNTH_ASSOCIATION_THRESHOLD", "1", "AESYNTH_ASSOCIATION_THRESHOLD must be at least 0"),
+        (
+            "AESYNTH_GATE_TOLERANCE_2WAY",
+            "-0.1",
+            "AESYNTH_GATE_TOLERANCE_2WAY must be 0 or positive",
+        ),
+        # A variable an earlier version read is refused, not silently ignored.
+        (
+            "AESYNTH_GATE_MAX_TVD_2WAY",
+            "0.1",
+            "AESYNTH_GATE_MAX_TVD_2WAY is no longer used.*AESYNTH_GATE_TOLERANCE_2WAY",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(variable, value, message):

@@ -1,50 +1,82 @@
-"""The evaluation report: fidelity, utility and privacy of every synthetic dataset."""
+"""The evaluation: the de-identified table's own disclosure risk, and the report on the
+fidelity, utility and privacy of every synthetic dataset with its release verdict."""
 
 import dagster as dg
 import pandas as pd
 
 from aesynth_pipeline.assets.keys import (
+    DEIDENTIFIED,
     DEIDENTIFIED_HOLDOUT,
     DEIDENTIFIED_TRAIN,
+    DISCLOSURE_RISK,
     EVALUATION_REPORT,
     synthetic_key,
 )
-from aesynth_pipeline.assets.versions import evaluation_version
-from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, TIME_IN_AE
-from aesynth_pipeline.domain.evaluate import (
-    evaluate,
-    normalised_mutual_information,
-    release_gate,
-    time_bin_edges,
+from aesynth_pipeline.assets.versions import (
+    DEIDENTIFIED_PARAMETERS,
+    code_version,
+    evaluation_version,
 )
+from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
+from aesynth_pipeline.domain.disclosure import disclosure_risk
+from aesynth_pipeline.domain.document import Document, Figure, render_html, render_markdown
+from aesynth_pipeline.domain.evaluate import Evaluation, evaluate
+from aesynth_pipeline.domain.gate import (
+    marginal_judgements,
+    mode_verdicts,
+    recommendation,
+    release_gate,
+)
+from aesynth_pipeline.domain.metrics import TRAINING_MODE
+from aesynth_pipeline.domain.modes import MODES, promises
 from aesynth_pipeline.domain.plots import (
     histogram_comparison,
     marginal_distance_chart,
     mutual_information_heatmaps,
     utility_chart,
 )
-from aesynth_pipeline.domain.report import (
-    Figure,
-    build_document,
-    render_html,
-    render_markdown,
-    summary_markdown,
-)
-from aesynth_pipeline.domain.synthesise import MODES
+from aesynth_pipeline.domain.report import ReportInputs, build_document, summary_markdown
 from aesynth_pipeline.lake import lake_path, write_atomically
+from aesynth_pipeline.schemas import synthetic_schema, violating_share
 from aesynth_pipeline.settings import Settings
 
 REPORTS_FOLDER = "reports"
 REPORT_NAME = "evaluation_report"
 FIGURES_FOLDER = "evaluation_report_figures"
+# The metadata entry the command line reads the verdict from (see launch.py).
+VERDICT_METADATA = "release verdict"
 
 
 def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=DISCLOSURE_RISK,
+        ins={"deidentified": dg.AssetIn(DEIDENTIFIED)},
+        group_name="evaluation",
+        kinds={"pandas", "parquet"},
+        code_version=code_version(settings, *DEIDENTIFIED_PARAMETERS),
+    )
+    def deidentified_disclosure_risk(deidentified: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+        """How easily a record of the de-identified table stands out by its quasi-identifiers:
+        k-anonymity, records in small groups, unique records, l-diversity of Treatment.
+
+        It depends on the de-identified data alone, so a change of ε does not recompute it.
+        """
+        risk = disclosure_risk(deidentified)
+        values = risk.set_index(["quasi_identifiers", "metric"])["value"]
+        return dg.Output(
+            risk,
+            metadata={
+                "k-anonymity": int(values[("quasi-identifiers", "k_anonymity")]),
+                "share unique": float(values[("quasi-identifiers", "share_unique")]),
+            },
+        )
+
     @dg.asset(
         key=EVALUATION_REPORT,
         ins={
             "training": dg.AssetIn(DEIDENTIFIED_TRAIN),
             "holdout": dg.AssetIn(DEIDENTIFIED_HOLDOUT),
+            "disclosure": dg.AssetIn(DISCLOSURE_RISK),
             **{f"synthetic_{mode}": dg.AssetIn(synthetic_key(mode)) for mode in MODES},
         },
         group_name="evaluation",
@@ -55,63 +87,103 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext,
         training: pd.DataFrame,
         holdout: pd.DataFrame,
+        disclosure: pd.DataFrame,
         **synthetic: pd.DataFrame,
     ) -> dg.Output[pd.DataFrame]:
-        """How faithful, useful and safe each synthetic dataset is, against the real hold-out.
+        """How faithful, useful and safe each synthetic dataset is, with the release verdict
+        and the mode to release.
 
-        The asset is the tidy metrics table (mode, family, metric, columns, value, reference);
-        the human report is written beside it as HTML (self-contained) and Markdown under the
-        lake's reports/ folder.
+        Fidelity is judged against its floor (what a perfect synthesiser scores at the same
+        sizes), utility against models trained on real data, privacy against the real
+        hold-out. The asset is the tidy metrics table; the human report (for the data
+        controller, not for publication) is written as HTML and Markdown under the lake's
+        reports/ folder.
         """
         by_mode = {mode: synthetic[f"synthetic_{mode}"] for mode in MODES}
-        metrics = evaluate(training, holdout, by_mode, settings.seed, progress=context.log.info)
-        thresholds = settings.gate_thresholds()
-        gate = release_gate(metrics, thresholds)
-        context.log.info("drawing the report's figures")
-        figures, histograms = _figures(training, by_mode, metrics)
-        facts = {
-            "training records": len(training),
-            "hold-out records": len(holdout),
-            "ε": settings.epsilon,
-            "k": settings.bn_degree,
-            "seed": settings.seed,
+        violations = {
+            mode: violating_share(synthetic_schema(mode), frame) for mode, frame in by_mode.items()
         }
-        document = build_document(metrics, gate, thresholds, facts, figures, histograms)
-        paths = _write_report(document, settings)
-        failed = gate[~gate["passed"]]
+        evaluation = evaluate(
+            training,
+            holdout,
+            by_mode,
+            violations,
+            settings.seed,
+            settings.association_threshold,
+            progress=context.log.info,
+        )
+        thresholds = settings.gate_thresholds()
+        judgements = marginal_judgements(evaluation.metrics, thresholds)
+        gate = release_gate(evaluation.metrics, thresholds, promises(), judgements)
+        verdicts = mode_verdicts(gate, judgements, promises())
+        inputs = ReportInputs(
+            metrics=evaluation.metrics,
+            gate=gate,
+            judgements=judgements,
+            verdicts=verdicts,
+            recommendation=recommendation(verdicts),
+            thresholds=thresholds,
+            disclosure=disclosure,
+            facts={
+                "training records": f"{len(training):,}",
+                "hold-out records": f"{len(holdout):,}",
+                "ε": settings.epsilon,
+                "k": settings.bn_degree,
+                "engine": settings.engine,
+                "seed": settings.seed,
+            },
+        )
+        context.log.info("drawing the report's figures")
+        figures, histograms = _figures(training, by_mode, evaluation)
+        paths = _write_report(build_document(inputs, figures, histograms), settings)
         return dg.Output(
-            metrics,
+            evaluation.metrics,
             metadata={
-                "summary": dg.MetadataValue.md(summary_markdown(metrics, gate, thresholds)),
-                "release gate": "pass"
-                if failed.empty
-                else "fail: " + ", ".join(f"{r.mode} ({r.rule})" for r in failed.itertuples()),
+                "summary": dg.MetadataValue.md(summary_markdown(inputs)),
+                "recommended mode": inputs.recommendation.mode or "none",
+                VERDICT_METADATA: dg.MetadataValue.json(_verdict_json(inputs)),
                 "report (HTML)": dg.MetadataValue.path(str(paths["html"])),
                 "report (Markdown)": dg.MetadataValue.path(str(paths["md"])),
-                "metrics": len(metrics),
+                "metrics": len(evaluation.metrics),
             },
         )
 
-    return [evaluation_report]
+    return [deidentified_disclosure_risk, evaluation_report]
+
+
+def _verdict_json(inputs: ReportInputs) -> dict[str, object]:
+    return {
+        "recommendation": inputs.recommendation.mode,
+        "reason": inputs.recommendation.reason,
+        "modes": [
+            {
+                "mode": verdict.mode,
+                "passed": verdict.passed,
+                "keeps": verdict.keeps,
+                "loses": verdict.loses,
+                "failed": list(verdict.failed),
+            }
+            for verdict in inputs.verdicts
+        ],
+    }
 
 
 def _figures(
-    training: pd.DataFrame, by_mode: dict[str, pd.DataFrame], metrics: pd.DataFrame
+    training: pd.DataFrame, by_mode: dict[str, pd.DataFrame], evaluation: Evaluation
 ) -> tuple[dict[str, Figure], dict[str, list[Figure]]]:
-    edges = time_bin_edges(training[TIME_IN_AE])
-    training_information = normalised_mutual_information(training, edges)
+    """The report's figures, each drawn once; the heatmaps from the evaluation's matrices."""
     figures = {
         "marginal_distances": Figure(
             "marginal_distances",
             "Mean total variation distance of 1-, 2- and 3-way marginals; the black mark is "
-            "what the real hold-out scores.",
-            marginal_distance_chart(metrics),
+            "the floor, what a perfect synthesiser scores at the same sizes.",
+            marginal_distance_chart(evaluation.metrics),
         ),
         "utility": Figure(
             "utility",
             "Classifier scores when trained on synthetic data, relative to training on real "
             "data, both tested on the hold-out.",
-            utility_chart(metrics),
+            utility_chart(evaluation.metrics),
         ),
     }
     histograms = {}
@@ -120,9 +192,7 @@ def _figures(
             f"mutual_information_{mode}",
             f"Pairwise normalised mutual information: training data (left), {mode} mode (right).",
             mutual_information_heatmaps(
-                training_information,
-                normalised_mutual_information(synthetic, edges),
-                mode,
+                evaluation.information[TRAINING_MODE], evaluation.information[mode], mode
             ),
         )
         histograms[mode] = [
@@ -136,7 +206,7 @@ def _figures(
     return figures, histograms
 
 
-def _write_report(document, settings: Settings) -> dict[str, object]:
+def _write_report(document: Document, settings: Settings) -> dict[str, object]:
     folder = lake_path(settings.data_lake) / REPORTS_FOLDER
     for figure in document.figures():
         path = folder / FIGURES_FOLDER / f"{figure.name}.png"

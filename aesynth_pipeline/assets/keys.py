@@ -21,4 +21,5 @@ def synthetic_key(mode: str) -> dg.AssetKey:
     return dg.AssetKey(f"synthetic_{mode}")
 
 
+DISCLOSURE_RISK = dg.AssetKey("deidentified_disclosure_risk")
 EVALUATION_REPORT = dg.AssetKey("evaluation_report")

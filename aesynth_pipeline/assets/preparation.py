@@ -14,7 +14,7 @@ from aesynth_pipeline.assets.keys import (
     LONDON_POSTCODES,
 )
 from aesynth_pipeline.assets.source import ZONE
-from aesynth_pipeline.assets.versions import code_version
+from aesynth_pipeline.assets.versions import DEIDENTIFIED_PARAMETERS, code_version
 from aesynth_pipeline.domain.deidentify import (
     QUARANTINE_REASONS,
     deidentify,
@@ -75,7 +75,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="preparation",
         kinds={"pandas", "parquet"},
         tags={ZONE: "deidentified"},
-        code_version=code_version(settings, "rows", "seed", "imd_deciles", "pseudonym_key"),
+        code_version=code_version(settings, *DEIDENTIFIED_PARAMETERS),
     )
     def hospital_ae_deidentified(
         joined: pd.DataFrame, quarantined: pd.DataFrame, directory: pd.DataFrame

@@ -3,8 +3,6 @@ synthetic dataset per mode, all three built by one factory."""
 
 from __future__ import annotations
 
-import base64
-import re
 import time
 
 import dagster as dg
@@ -24,35 +22,19 @@ from aesynth_pipeline.assets.versions import (
     description_version,
     synthetic_version,
 )
-from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, TIME_IN_AE
-from aesynth_pipeline.domain.evaluate import (
-    normalised_mutual_information,
-    time_bin_edges,
-)
+from aesynth_pipeline.domain.document import markdown_table
 from aesynth_pipeline.domain.holdout import split_train_holdout
-from aesynth_pipeline.domain.plots import histogram_comparison, mutual_information_heatmaps
-from aesynth_pipeline.domain.report import markdown_table
+from aesynth_pipeline.domain.modes import MODE_SPECS, MODES, Mode
 from aesynth_pipeline.domain.synthesise import (
-    MODES,
-    Mode,
     SynthesisParameters,
     bayesian_network,
     describe,
     generate,
     mode_seed,
 )
-from aesynth_pipeline.lake import lake_path, write_atomically
 from aesynth_pipeline.settings import Settings
 
-MODE_SUMMARIES: dict[Mode, str] = {
-    "random": "random values of the right types, with no information about the data",
-    "independent": "each attribute's own distribution, with differential-privacy noise, but "
-    "no relation between attributes",
-    "correlated": "a Bayesian network with differential-privacy noise that keeps the "
-    "strongest relations between attributes",
-}
 PREVIEW_ROWS = 10
-PLOTS_FOLDER = "plots"
 
 
 def build_synthesis_assets(settings: Settings) -> list[dg.AssetsDefinition]:
@@ -107,7 +89,7 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
         kinds={"datasynthesizer", "json"},
         code_version=description_version(settings, mode),
         description=f"The description of the training data in {mode} mode, by "
-        f"{_describer(parameters)}: {MODE_SUMMARIES[mode]}. Saved in DataSynthesizer's own "
+        f"{_describer(parameters)}: {MODE_SPECS[mode].summary}. Saved in DataSynthesizer's own "
         "JSON format.",
     )
     def description(training: pd.DataFrame) -> dg.Output[dict]:
@@ -140,14 +122,14 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
         tags={ZONE: "synthetic"},
         code_version=synthetic_version(settings, mode),
         description=f"Synthetic A&E attendances generated in {mode} mode: "
-        f"{MODE_SUMMARIES[mode]}. Same columns, order and types as the de-identified data.",
+        f"{MODE_SPECS[mode].summary}. Same columns, order and types as the de-identified data. "
+        "Its comparison with the training data is in the evaluation report.",
     )
     def synthetic(description: dict, training: pd.DataFrame) -> dg.Output[pd.DataFrame]:
         rows = settings.synthetic_rows or len(training)
         started = time.perf_counter()
         frame = generate(description, rows, parameters)
         seconds = round(time.perf_counter() - started, 2)
-        plots = _write_comparison_plots(training, frame, mode, settings)
         return dg.Output(
             frame,
             metadata={
@@ -156,7 +138,6 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
                 "seconds taken": seconds,
                 # Synthetic records carry no identifier, so a preview is safe here.
                 "preview": dg.MetadataValue.md(markdown_table(frame.head(PREVIEW_ROWS))),
-                **plots,
             },
         )
 
@@ -176,38 +157,3 @@ def _network_markdown(network: list[tuple[str, list[str]]]) -> str:
     lines = [f"- **{root}** (root)"]
     lines += [f"- **{child}** ← {', '.join(parents)}" for child, parents in network]
     return "\n".join(lines)
-
-
-def _write_comparison_plots(
-    training: pd.DataFrame, synthetic: pd.DataFrame, mode: Mode, settings: Settings
-) -> dict[str, dg.MetadataValue]:
-    """Draw the histogram and mutual-information comparisons into the lake, for the metadata."""
-    folder = lake_path(settings.data_lake) / PLOTS_FOLDER / f"synthetic_{mode}"
-    histograms = {}
-    for column in DEIDENTIFIED_COLUMNS:
-        png = histogram_comparison(training[column], synthetic[column], mode)
-        path = folder / f"histogram_{_slug(column)}.png"
-        write_atomically(path, lambda target, png=png: target.write_bytes(png))
-        histograms[column] = path
-    edges = time_bin_edges(training[TIME_IN_AE])
-    heatmap = mutual_information_heatmaps(
-        normalised_mutual_information(training, edges),
-        normalised_mutual_information(synthetic, edges),
-        mode,
-    )
-    heatmap_path = folder / "mutual_information.png"
-    write_atomically(heatmap_path, lambda target: target.write_bytes(heatmap))
-    encoded = base64.b64encode(heatmap).decode("ascii")
-    return {
-        "mutual information heatmap": dg.MetadataValue.md(
-            f"![Pairwise mutual information](data:image/png;base64,{encoded})"
-        ),
-        "mutual information heatmap file": dg.MetadataValue.path(str(heatmap_path)),
-        "histogram plots": dg.MetadataValue.md(
-            "\n".join(f"- {column}: `{path}`" for column, path in histograms.items())
-        ),
-    }
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")

@@ -10,15 +10,17 @@ parameter mark every asset it reaches stale at once, so "Materialize unsynced" i
 from aesynth_pipeline.settings import Settings
 
 # Bump when an asset's logic changes in a way that changes its output.
-LOGIC_VERSION = "1"
+LOGIC_VERSION = "2"
 
-SPLIT_PARAMETERS = ("rows", "seed", "imd_deciles", "pseudonym_key", "holdout_share")
+DEIDENTIFIED_PARAMETERS = ("rows", "seed", "imd_deciles", "pseudonym_key")
+SPLIT_PARAMETERS = (*DEIDENTIFIED_PARAMETERS, "holdout_share")
 MODE_PARAMETERS = {
     "random": (),
     "independent": ("epsilon",),
     "correlated": ("epsilon", "bn_degree", "engine"),
 }
-GATE_PARAMETERS = ("gate_max_tvd_2way", "gate_standard_errors")
+EVALUATION_PARAMETERS = ("association_threshold",)
+GATE_PARAMETERS = ("gate_tolerance_1way", "gate_tolerance_2way", "gate_standard_errors")
 
 
 def directory_parameters(settings: Settings) -> tuple[str, ...]:
@@ -42,5 +44,10 @@ def synthetic_version(settings: Settings, mode: str) -> str:
 def evaluation_version(settings: Settings) -> str:
     every_mode = [name for names in MODE_PARAMETERS.values() for name in names]
     return code_version(
-        settings, *SPLIT_PARAMETERS, *every_mode, "synthetic_rows", *GATE_PARAMETERS
+        settings,
+        *SPLIT_PARAMETERS,
+        *every_mode,
+        "synthetic_rows",
+        *EVALUATION_PARAMETERS,
+        *GATE_PARAMETERS,
     )

@@ -1,41 +1,54 @@
-"""The evaluation report for people: one document, rendered as Markdown and as one
-self-contained HTML file, built from the tidy metrics table and the release gate."""
+"""What the evaluation report says: its summary, its sections and their tables, built from
+the metrics table, the release gate and the verdicts (see `document.py` for rendering)."""
 
 from __future__ import annotations
 
-import base64
-import html
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 
-from aesynth_pipeline.domain.evaluate import (
-    DEIDENTIFIED_MODE,
+from aesynth_pipeline.domain.document import (
+    AMBER,
+    FAIL,
+    GREEN,
+    PASS,
+    RED,
+    Document,
+    Figure,
+    markdown_table,
+)
+from aesynth_pipeline.domain.gate import (
+    COLUMN_RULE,
+    PAIR_RULE,
+    PRIVACY_RULES,
+    RULES,
+    GateThresholds,
+    ModeVerdict,
+    Recommendation,
+    associated_pairs,
+)
+from aesynth_pipeline.domain.metrics import (
+    ASSOCIATION,
     FIDELITY,
-    GATE_RULES,
-    METRIC_EXPLANATIONS,
+    METRICS,
     PRIVACY,
     SIZE,
     UTILITY,
-    GateThresholds,
     metric_value,
+    names,
+    synthetic_modes,
 )
+from aesynth_pipeline.domain.modes import PROMISE_WORDS
 
-GREEN, AMBER, RED = "good", "fair", "poor"
-PASS, FAIL = "pass", "fail"
-# Verdict words lead their cell; Markdown marks them with a symbol, HTML with a colour.
-_MARKDOWN_MARKS = {GREEN: "🟢", AMBER: "🟠", RED: "🔴", PASS: "✅", FAIL: "❌"}
 GOOD_UTILITY_RATIO, FAIR_UTILITY_RATIO = 0.9, 0.7
-SUMMARY_METRICS = {
-    FIDELITY: ["quality_score", "column_shapes", "column_pair_trends",
-               "column_pair_trends_all_pairs", "tvd_1way_mean", "tvd_1way_max", "tvd_2way_mean",
-               "tvd_2way_max", "tvd_3way_mean", "tvd_3way_max", "nmi_mean_abs_difference",
-               "table_structure"],
-    UTILITY: ["age_bracket_macro_f1", "age_bracket_macro_f1_ratio", "long_stay_roc_auc",
-              "long_stay_roc_auc_ratio"],
-    PRIVACY: ["exact_match_rate", "dcr_median", "dcr_closer_to_training_share",
-              "unique_combination_reappearance"],
-}  # fmt: skip
+AUDIENCE = (
+    "For the data controller only, not for publication. This report shows figures computed "
+    "from the real training data (histograms, mutual-information heatmaps, marginal "
+    "distances, associations), so it reveals more about the real records than the "
+    "synthetic data does; share only the synthetic dataset it recommends. It holds no "
+    "identifier: only de-identified attributes appear in it."
+)
 EPSILON_EXPLANATION = (
     "ε (epsilon) is the differential-privacy budget of the independent and correlated modes: "
     "the smaller ε, the more random noise is added while learning from the data, so the "
@@ -45,161 +58,104 @@ EPSILON_EXPLANATION = (
 
 
 @dataclass(frozen=True)
-class Figure:
-    name: str
-    caption: str
-    png: bytes
+class ReportInputs:
+    """Everything the report shows, computed before it is written."""
+
+    metrics: pd.DataFrame
+    gate: pd.DataFrame
+    judgements: pd.DataFrame
+    verdicts: list[ModeVerdict]
+    recommendation: Recommendation
+    thresholds: GateThresholds
+    disclosure: pd.DataFrame
+    facts: Mapping[str, object]
 
 
-@dataclass
-class Document:
-    """Blocks in reading order: ("h", level, text), ("p", text), ("table", frame),
-    ("figure", Figure) and ("details", summary, [Figure])."""
-
-    blocks: list[tuple] = field(default_factory=list)
-
-    def heading(self, level: int, text: str) -> None:
-        self.blocks.append(("h", level, text))
-
-    def paragraph(self, text: str) -> None:
-        self.blocks.append(("p", text))
-
-    def table(self, frame: pd.DataFrame) -> None:
-        self.blocks.append(("table", frame))
-
-    def figure(self, figure: Figure) -> None:
-        self.blocks.append(("figure", figure))
-
-    def details(self, summary: str, figures: list[Figure]) -> None:
-        self.blocks.append(("details", summary, figures))
-
-    def figures(self) -> list[Figure]:
-        found = []
-        for block in self.blocks:
-            if block[0] == "figure":
-                found.append(block[1])
-            elif block[0] == "details":
-                found.extend(block[2])
-        return found
+# --- The summary --------------------------------------------------------------------------
 
 
-def summary_table(
-    metrics: pd.DataFrame, gate: pd.DataFrame, thresholds: GateThresholds
-) -> pd.DataFrame:
-    """The one-screen verdict: a traffic light per mode and family, and the release gate."""
+def _light(judged: pd.DataFrame) -> str:
+    """good when every marginal is kept, fair within twice the tolerance, poor beyond."""
+    if judged.empty:
+        return "n/a (no associated pair)"
+    worst = judged.loc[(judged["value"] - judged["limit"]).idxmax()]
+    light = GREEN if judged["kept"].all() else AMBER if (
+        judged["value"] <= judged["fair_limit"]
+    ).all() else RED  # fmt: skip
+    return f"{light} (worst {worst['columns']}: {worst['excess']:+.3f} over its floor)"
+
+
+def summary_table(inputs: ReportInputs) -> pd.DataFrame:
+    """The one-screen verdict: per mode, what it promises, traffic lights that follow the
+    release rules, whether it may be released, and what it keeps and loses."""
     rows = []
-    for mode in [m for m in metrics["mode"].unique() if m != DEIDENTIFIED_MODE]:
-        distance, holdout_distance = metric_value(metrics, mode, "tvd_2way_mean")
-        limit = thresholds.max_tvd_2way_correlated
-        fidelity = GREEN if distance <= limit else AMBER if distance <= 2 * limit else RED
+    for verdict in inputs.verdicts:
+        mode = verdict.mode
+        judged = inputs.judgements[inputs.judgements["mode"] == mode]
         ratio = min(
-            metric_value(metrics, mode, "age_bracket_macro_f1_ratio")[0],
-            metric_value(metrics, mode, "long_stay_roc_auc_ratio")[0],
+            metric_value(inputs.metrics, mode, "age_bracket_macro_f1_ratio")["value"],
+            metric_value(inputs.metrics, mode, "long_stay_roc_auc_ratio")["value"],
         )
         utility = (
             GREEN if ratio >= GOOD_UTILITY_RATIO else AMBER if ratio >= FAIR_UTILITY_RATIO else RED
         )
-        mode_gate = gate[gate["mode"] == mode]
-        privacy_rules = mode_gate[mode_gate["rule"] != "fidelity"]
+        mode_gate = inputs.gate[inputs.gate["mode"] == mode]
+        privacy = mode_gate[mode_gate["rule"].isin(PRIVACY_RULES)]
         failed = mode_gate.loc[~mode_gate["passed"], "rule"].tolist()
         rows.append(
             {
                 "mode": mode,
-                "fidelity": f"{fidelity} (2-way TVD {distance:.3f}; "
-                f"hold-out {holdout_distance:.3f})",
+                "promises": PROMISE_WORDS[verdict.promise],
+                "columns": _light(judged[judged["rule"] == COLUMN_RULE]),
+                "relations": _light(judged[judged["rule"] == PAIR_RULE]),
                 "utility": f"{utility} ({ratio:.2f} × real-data score)",
-                "privacy": GREEN if privacy_rules["passed"].all() else RED,
-                "release gate": PASS if not failed else f"{FAIL}: {', '.join(failed)}",
+                "privacy": GREEN if privacy["passed"].all() else RED,
+                "release": PASS if not failed else f"{FAIL}: {', '.join(failed)}",
+                "keeps": verdict.keeps,
+                "loses": verdict.loses,
             }
         )
     return pd.DataFrame(rows)
 
 
-def build_document(
-    metrics: pd.DataFrame,
-    gate: pd.DataFrame,
-    thresholds: GateThresholds,
-    facts: dict[str, object],
-    figures: dict[str, Figure],
-    histograms: dict[str, list[Figure]],
-) -> Document:
-    document = Document()
-    document.heading(1, "aesynth evaluation report")
-    document.paragraph(" · ".join(f"{name}: {value}" for name, value in facts.items()))
-    document.heading(2, "Summary")
-    document.table(summary_table(metrics, gate, thresholds))
-    failed = gate[~gate["passed"]]
-    if failed.empty:
-        document.paragraph("Release gate: every mode passes every rule.")
-    else:
-        verdicts = [f"{row.mode} mode breaks '{row.rule}' ({row.value:.4f} > {row.limit:.4f})"
-                    for row in failed.itertuples()]  # fmt: skip
-        document.paragraph("Release gate: " + "; ".join(verdicts) + ".")
-    document.paragraph(
-        f"Fidelity is {GREEN} when the mean 2-way total variation distance is at "
-        f"most {thresholds.max_tvd_2way_correlated}, {AMBER} up to twice that; "
-        f"utility is {GREEN} when models trained on the synthetic data score at "
-        f"least {GOOD_UTILITY_RATIO:.0%} of models trained on real data, {AMBER} from "
-        f"{FAIR_UTILITY_RATIO:.0%}; privacy is {GREEN} when the privacy rules of the "
-        "release gate pass. Every figure is compared with the same figure for the real "
-        "hold-out, records the synthesiser never saw. The hold-out is smaller than each "
-        "synthetic dataset, so its distances carry more sampling noise: read them as the "
-        "distance at which a dataset is as close as fresh real data of that size."
-    )
-    document.paragraph(EPSILON_EXPLANATION)
-    document.paragraph(sampling_paragraph(metrics))
+def recommendation_sentence(recommendation: Recommendation) -> str:
+    if recommendation.mode is None:
+        return f"Recommended for release: none, because {recommendation.reason}."
+    return f"Recommended for release: {recommendation.mode} mode, {recommendation.reason}."
 
-    document.heading(2, "Fidelity: how closely the synthetic data resembles the training data")
-    document.table(_family_table(metrics, FIDELITY))
-    document.figure(figures["marginal_distances"])
-    for name, figure in figures.items():
-        if name.startswith("mutual_information_"):
-            document.figure(figure)
 
-    document.heading(2, "Utility: how useful the synthetic data is for training a model")
-    document.table(_family_table(metrics, UTILITY))
-    document.figure(figures["utility"])
-
-    document.heading(2, "Privacy of the synthetic data")
-    document.table(_family_table(metrics, PRIVACY))
-
-    document.heading(2, "Privacy of the de-identified data itself")
-    document.paragraph(
-        "Before any synthesis: how easily a record of the de-identified dataset (training and "
-        "hold-out together) stands out by its quasi-identifiers (Gender, Age bracket, IMD "
-        "decile, Hospital ID, Arrival hour range; then with Arrival Date as well)."
-    )
-    own = metrics[metrics["mode"] == DEIDENTIFIED_MODE].pivot(
-        index="metric", columns="columns", values="value"
-    )
-    document.table(own.reset_index())
-
-    document.heading(2, "Release gate")
-    document.table(
-        gate.assign(
-            rule=gate["rule"].map(lambda r: f"{r}: {GATE_RULES[r]}"),
-            passed=gate["passed"].map({True: PASS, False: FAIL}),
-        )
+def summary_markdown(inputs: ReportInputs) -> str:
+    """The summary table and the recommendation, for the asset's metadata in the UI."""
+    return (
+        markdown_table(summary_table(inputs))
+        + "\n\n"
+        + recommendation_sentence(inputs.recommendation)
     )
 
-    document.heading(2, "What each figure means")
-    document.table(
-        pd.DataFrame(
-            {"metric": list(METRIC_EXPLANATIONS), "meaning": list(METRIC_EXPLANATIONS.values())}
-        )
-    )
 
-    document.heading(2, "Every metric")
-    document.paragraph(
-        "The data behind everything above, also saved as the evaluation_report Parquet file: "
-        "value for the synthetic data, reference for the real hold-out on the same test."
+def rules_paragraph(thresholds: GateThresholds) -> str:
+    z = thresholds.standard_errors
+    return (
+        "How the verdict is reached. A total variation distance between two finite samples "
+        "is never 0, even when both come from the same distribution, so each fidelity figure "
+        "is set beside its floor: what a perfect synthesiser would score at the same sizes, "
+        "measured between two independent samples of the training data's distribution (drawn "
+        "with replacement), one as large as the training data and one as large as the "
+        "synthetic dataset, averaged over repetitions; the excess is how much worse than the "
+        "floor the figure is. A mode is judged by what it promises: random mode by its schema "
+        "and domains; independent mode also by each column's distribution; correlated mode "
+        "also by every pair of columns associated in the training data; every mode by the "
+        "privacy rules. A distribution is kept when its distance exceeds its floor by at "
+        f"most {thresholds.tolerance_1way:g} (one column) or {thresholds.tolerance_2way:g} "
+        f"(a pair), plus {z:g} times the floor's spread for sampling error. The traffic "
+        f"lights use the same limits: {GREEN} when every judged distribution is kept, "
+        f"{AMBER} within twice the tolerance, {RED} beyond; utility is {GREEN} when models "
+        f"trained on the synthetic data score at least {GOOD_UTILITY_RATIO:.0%} of models "
+        f"trained on real data, {AMBER} from {FAIR_UTILITY_RATIO:.0%}; privacy is {GREEN} "
+        "when the privacy rules pass. The recommended mode is the most faithful mode that "
+        "passes every rule that applies to it (the lowest mean excess over the floor of its "
+        "columns and associated pairs)."
     )
-    document.table(metrics)
-
-    document.heading(2, "Every attribute, de-identified against synthetic")
-    for mode, mode_figures in histograms.items():
-        document.details(f"{mode} mode: {len(mode_figures)} histograms", mode_figures)
-    return document
 
 
 def sampling_paragraph(metrics: pd.DataFrame) -> str:
@@ -219,135 +175,160 @@ def sampling_paragraph(metrics: pd.DataFrame) -> str:
         f"record compares {count('distance_sample')} records of each dataset with "
         f"{count('distance_candidates')} training records, because it compares every pair. "
         "Total variation distances, mutual information, exact matches and the anonymity "
-        "figures use every record."
+        f"figures use every record. Marginal floors average {count('floor_repetitions')} "
+        f"pairs of samples, SDMetrics floors {count('floor_repetitions', 'reference')}."
     )
 
 
-def _family_table(metrics: pd.DataFrame, family: str) -> pd.DataFrame:
-    rows = metrics[metrics["metric"].isin(SUMMARY_METRICS[family])]
-    value = rows.pivot(index="metric", columns="mode", values="value")
-    reference = rows.groupby("metric")["reference"].first()
-    table = value.reindex(SUMMARY_METRICS[family])[
-        [m for m in metrics["mode"].unique() if m in value.columns]
-    ]
-    return table.assign(**{"hold-out (reference)": reference}).reset_index()
+# --- The sections -------------------------------------------------------------------------
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return "" if pd.isna(value) else f"{value:.4g}"
-    return str(value)
+def _with_excess(row: pd.Series) -> str:
+    return f"{row['value']:.4g} ({row['excess']:+.3f})"
 
 
-def _verdict(text: str) -> str | None:
-    """The verdict word a cell starts with, if any."""
-    first = text.split(" ", 1)[0].rstrip(":")
-    return first if first in _MARKDOWN_MARKS else None
+def fidelity_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Each whole-table fidelity figure per mode as "value (excess over the floor)"."""
+    rows = metrics[(metrics["family"] == FIDELITY) & metrics["metric"].isin(names(FIDELITY))]
+    modes = synthetic_modes(metrics)
+    table = []
+    for metric in names(FIDELITY):
+        of_metric = rows[rows["metric"] == metric].set_index("mode")
+        if of_metric.empty:
+            continue
+        entry = {"metric": metric, "floor": of_metric["floor"].iloc[0]}
+        entry |= {mode: _with_excess(of_metric.loc[mode]) for mode in modes}
+        entry |= {
+            f"{mode}: worst": of_metric.loc[mode, "columns"]
+            for mode in modes
+            if metric.endswith("_max")
+        }
+        table.append(entry)
+    return pd.DataFrame(table).fillna("")
 
 
-def _markdown_cell(value: object) -> str:
-    text = _cell(value)
-    verdict = _verdict(text)
-    return f"{_MARKDOWN_MARKS[verdict]} {text}" if verdict else text
+def judged_marginals_table(judgements: pd.DataFrame) -> pd.DataFrame:
+    """Every judged column and associated pair: per mode its distance, excess over the floor
+    and whether it is kept within the limit."""
+    table = []
+    for (rule, columns), judged in judgements.groupby(["rule", "columns"], sort=False):
+        entry = {"rule": rule, "columns": columns, "floor": judged["floor"].iloc[0]}
+        for row in judged.itertuples():
+            entry[row.mode] = (
+                f"{row.value:.3f} ({row.excess:+.3f}) {'kept' if row.kept else 'lost'}"
+            )
+        table.append(entry)
+    return pd.DataFrame(table)
 
 
-def _html_cell(value: object) -> str:
-    text = _cell(value)
-    verdict = _verdict(text)
-    if verdict:
-        return f'<td class="verdict {verdict}">{html.escape(text)}</td>'
-    return f"<td>{html.escape(text)}</td>"
+def associations_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    rows = metrics[metrics["family"] == ASSOCIATION].sort_values("value", ascending=False)
+    return pd.DataFrame(
+        {
+            "columns": rows["columns"],
+            "Cramér's V": rows["value"],
+            "associated": (rows["value"] > rows["reference"]).map({True: "yes", False: ""}),
+        }
+    ).head(8)
 
 
-def render_markdown(document: Document, figure_folder: str) -> str:
-    """Markdown that links its figures as PNG files in `figure_folder` (relative)."""
-    lines: list[str] = []
-    for block in document.blocks:
-        kind = block[0]
-        if kind == "h":
-            lines += ["#" * block[1] + " " + block[2], ""]
-        elif kind == "p":
-            lines += [block[1], ""]
-        elif kind == "table":
-            lines += [markdown_table(block[1]), ""]
-        elif kind == "figure":
-            lines += [f"![{block[1].caption}]({figure_folder}/{block[1].name}.png)", ""]
-        elif kind == "details":
-            lines += [f"**{block[1]}**", ""]
-            lines += [f"![{f.caption}]({figure_folder}/{f.name}.png)" for f in block[2]]
-            lines.append("")
-    return "\n".join(lines)
+def reference_table(metrics: pd.DataFrame, family: str, reference_name: str) -> pd.DataFrame:
+    """A family's whole-table figures per mode, with the real-data reference beside them."""
+    rows = metrics[metrics["family"] == family]
+    value = rows.pivot_table(index="metric", columns="mode", values="value", sort=False)
+    reference = rows.groupby("metric", sort=False)["reference"].first()
+    order = [m for m in names(family) if m in value.index]
+    table = value.reindex(order)[[m for m in synthetic_modes(metrics) if m in value.columns]]
+    return table.assign(**{reference_name: reference.reindex(order)}).reset_index()
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A Markdown table; Dagster's web UI renders these in metadata."""
+def build_document(
+    inputs: ReportInputs, figures: Mapping[str, Figure], histograms: Mapping[str, list[Figure]]
+) -> Document:
+    metrics, thresholds = inputs.metrics, inputs.thresholds
+    document = Document()
+    document.heading(1, "aesynth evaluation report")
+    document.paragraph(AUDIENCE)
+    document.paragraph(" · ".join(f"{name}: {value}" for name, value in inputs.facts.items()))
+    document.heading(2, "Summary")
+    document.table(summary_table(inputs))
+    document.paragraph(recommendation_sentence(inputs.recommendation))
+    failed = inputs.gate[~inputs.gate["passed"]]
+    if failed.empty:
+        document.paragraph("Release gate: every mode passes every rule that applies to it.")
+    else:
+        lines = [f"{row.mode} mode breaks {row.rule} ({row.reason})" for row in failed.itertuples()]
+        document.paragraph("Release gate: " + "; ".join(lines) + ".")
+    document.paragraph(rules_paragraph(thresholds))
+    document.paragraph(EPSILON_EXPLANATION)
+    document.paragraph(sampling_paragraph(metrics))
 
-    def row(values) -> str:
-        return "| " + " | ".join(_markdown_cell(v).replace("|", "\\|") for v in values) + " |"
-
-    lines = [row(frame.columns), row("---" for _ in frame.columns)]
-    lines += [row(values) for values in frame.itertuples(index=False)]
-    return "\n".join(lines)
-
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
-       color: #1d2330; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #d0d4dc; padding: 0.3em 0.6em; text-align: left; }
-th { background: #eef1f6; }
-img { max-width: 100%; }
-figure { margin: 1.5em 0; }
-figcaption { color: #5b6375; font-size: 0.9em; }
-details { margin: 0.5em 0; }
-td.verdict::before { content: ""; display: inline-block; width: 0.8em; height: 0.8em;
-                     border-radius: 50%; margin-right: 0.4em; vertical-align: -0.05em; }
-td.good::before, td.pass::before { background: #2e9d4f; }
-td.fair::before { background: #e89a1c; }
-td.poor::before, td.fail::before { background: #d2372c; }
-"""
-
-
-def render_html(document: Document) -> str:
-    """One self-contained HTML page: styles inline, every figure embedded."""
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>aesynth evaluation report</title>", f"<style>{_STYLE}</style>",
-             "</head><body>"]  # fmt: skip
-    for block in document.blocks:
-        kind = block[0]
-        if kind == "h":
-            parts.append(f"<h{block[1]}>{html.escape(block[2])}</h{block[1]}>")
-        elif kind == "p":
-            parts.append(f"<p>{html.escape(block[1])}</p>")
-        elif kind == "table":
-            parts.append(_html_table(block[1]))
-        elif kind == "figure":
-            parts.append(_html_figure(block[1]))
-        elif kind == "details":
-            inner = "".join(_html_figure(f) for f in block[2])
-            parts.append(f"<details><summary>{html.escape(block[1])}</summary>{inner}</details>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def _html_table(frame: pd.DataFrame) -> str:
-    header = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(_html_cell(v) for v in row) + "</tr>"
-        for row in frame.itertuples(index=False)
-    )
-    return f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _html_figure(figure: Figure) -> str:
-    encoded = base64.b64encode(figure.png).decode("ascii")
-    return (
-        f'<figure><img alt="{html.escape(figure.caption)}" '
-        f'src="data:image/png;base64,{encoded}"><figcaption>{html.escape(figure.caption)}'
-        "</figcaption></figure>"
+    document.heading(2, "Release gate")
+    document.table(inputs.gate.assign(passed=inputs.gate["passed"].map({True: PASS, False: FAIL})))
+    document.table(
+        pd.DataFrame({"rule": list(RULES), "meaning": [r.description for r in RULES.values()]})
     )
 
+    document.heading(2, "Fidelity: how closely the synthetic data resembles the training data")
+    pairs = associated_pairs(metrics)
+    document.paragraph(
+        f"Pairs of columns associated in the training data (Cramér's V above "
+        f"{metrics.loc[metrics['family'] == ASSOCIATION, 'reference'].iloc[0]:g}): "
+        + (", ".join(pairs) if pairs else "none")
+        + ". The strongest pairs:"
+    )
+    document.table(associations_table(metrics))
+    document.paragraph(
+        "The distributions the release rules judge: each column, and each associated pair. "
+        "Each cell: total variation distance (excess over the floor) and whether it is kept."
+    )
+    document.table(judged_marginals_table(inputs.judgements))
+    document.paragraph(
+        "Every fidelity figure per mode, as value (excess over the floor); the floor is what "
+        "a perfect synthesiser scores at the same sizes. The all-pairs 2-way mean is kept for "
+        "comparison: where most pairs are unrelated it is mostly sampling noise."
+    )
+    document.table(fidelity_table(metrics))
+    document.figure(figures["marginal_distances"])
+    for name, figure in figures.items():
+        if name.startswith("mutual_information_"):
+            document.figure(figure)
 
-def summary_markdown(metrics: pd.DataFrame, gate: pd.DataFrame, thresholds: GateThresholds) -> str:
-    """The summary table alone, for the asset's metadata in the UI."""
-    return markdown_table(summary_table(metrics, gate, thresholds))
+    document.heading(2, "Utility: how useful the synthetic data is for training a model")
+    document.table(reference_table(metrics, UTILITY, "real-trained (reference)"))
+    document.figure(figures["utility"])
+
+    document.heading(2, "Privacy of the synthetic data")
+    document.table(reference_table(metrics, PRIVACY, "hold-out (reference)"))
+
+    document.heading(2, "Privacy of the de-identified data itself")
+    document.paragraph(
+        "Before any synthesis: how easily a record of the de-identified dataset stands out by "
+        "its quasi-identifiers (Gender, Age bracket, IMD decile, Hospital ID, Arrival hour "
+        "range; then with Arrival Date as well). Its own asset, deidentified_disclosure_risk."
+    )
+    document.table(
+        inputs.disclosure.pivot(
+            index="metric", columns="quasi_identifiers", values="value"
+        ).reset_index()
+    )
+
+    document.heading(2, "What each figure means")
+    document.table(
+        pd.DataFrame(
+            {"metric": list(METRICS), "meaning": [m.explanation for m in METRICS.values()]}
+        )
+    )
+
+    document.heading(2, "Every metric")
+    document.paragraph(
+        "The data behind everything above, also saved as the evaluation_report Parquet file: "
+        "value, floor (a perfect synthesiser at the same sizes), its spread, the excess over "
+        "it, and the reference from real data where there is one."
+    )
+    document.table(metrics)
+
+    document.heading(2, "Every attribute, training data against synthetic")
+    for mode, mode_figures in histograms.items():
+        document.details(f"{mode} mode: {len(mode_figures)} histograms", mode_figures)
+    return document

@@ -25,9 +25,8 @@ from DataSynthesizer.DataDescriber import DataDescriber
 from DataSynthesizer.DataGenerator import DataGenerator
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, IMD_DECILE, TIME_IN_AE
+from aesynth_pipeline.domain.modes import MODES, Mode
 
-Mode = Literal["random", "independent", "correlated"]
-MODES: tuple[Mode, ...] = ("random", "independent", "correlated")
 # Who runs correlated mode: DataSynthesizer itself, or the vectorised re-implementation.
 Engine = Literal["datasynthesizer", "fast"]
 ENGINES: tuple[Engine, ...] = ("datasynthesizer", "fast")

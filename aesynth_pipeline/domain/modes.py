@@ -1,0 +1,66 @@
+"""The synthesis modes, each described once: what it does and what it promises to keep.
+
+The asset factory, the code versions, the release rules, the report and the tests all read
+this list, so a mode is added or changed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Literal
+
+Mode = Literal["random", "independent", "correlated"]
+
+
+class Promise(IntEnum):
+    """What a synthetic dataset claims to keep of the training data; each level keeps
+    everything the levels below it keep, and is judged by their release rules too."""
+
+    SCHEMA = 1  # the columns, their types and their domains
+    COLUMNS = 2  # and each column's distribution
+    RELATIONS = 3  # and the relations between columns
+
+
+PROMISE_WORDS = {
+    Promise.SCHEMA: "the schema and domains",
+    Promise.COLUMNS: "each column's distribution",
+    Promise.RELATIONS: "the relations between columns",
+}
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    name: Mode
+    summary: str
+    promise: Promise
+
+
+MODE_SPECS: dict[Mode, ModeSpec] = {
+    spec.name: spec
+    for spec in (
+        ModeSpec(
+            "random",
+            "random values of the right types, with no information about the data",
+            Promise.SCHEMA,
+        ),
+        ModeSpec(
+            "independent",
+            "each attribute's own distribution, with differential-privacy noise, but no "
+            "relation between attributes",
+            Promise.COLUMNS,
+        ),
+        ModeSpec(
+            "correlated",
+            "a Bayesian network with differential-privacy noise that keeps the strongest "
+            "relations between attributes",
+            Promise.RELATIONS,
+        ),
+    )
+}
+MODES: tuple[Mode, ...] = tuple(MODE_SPECS)
+
+
+def promises() -> dict[str, Promise]:
+    """Each mode's promise, by mode name: what the release rules judge it by."""
+    return {name: spec.promise for name, spec in MODE_SPECS.items()}
