@@ -1,28 +1,56 @@
-"""What `make run` and `make refresh` call: checks that a run can start, then `dg launch`.
+"""What `make run` and `make refresh` call: checks that a run can start, runs `dg launch`,
+follows the run and sums it up.
 
 Before anything is written it checks the AESYNTH_* parameters, the postcode file and that
 the data lake can be written, and refuses to start while another run is in progress in the
 same Dagster instance: runs launched from the command line do not pass through the run queue
 that serialises the UI's and the schedule's runs, so this is what keeps two runs from writing
-the same assets at once. Problems are reported in one line, with exit status 2.
+the same assets at once. Problems are reported in one line.
 
     python -m aesynth_pipeline.launch everything   # every asset and check
     python -m aesynth_pipeline.launch stale        # stale assets and everything downstream
+
+Run directly, it needs DAGSTER_HOME set, and the repository as the current directory:
+`dg launch` finds the project from there.
+
+`dg launch`'s own output (every event, and any traceback) goes to a log file,
+$DAGSTER_HOME/logs/<UTC time>-<everything|stale>.log. The terminal shows one line per asset
+as it is materialised, then a summary: the outcome and wall time, the release verdict and
+the report when the evaluation report ran, and where the data lake and the log are.
+
+Exit status:
+    0  the run succeeded (or, for `stale`, nothing was stale)
+    1  anything else went wrong: a step other than a release-gate check failed, the run
+       crashed or was interrupted; one line per failed step names its error
+    2  bad input before the run started: a parameter, the postcode file, the data lake, or
+       another run in progress
+    3  the release was blocked: the run failed only at release-gate checks; one line per
+       failed rule says which mode broke it
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 
+from aesynth_pipeline.run_outcome import (
+    ExitStatus,
+    Launch,
+    RunProgress,
+    exit_status,
+    summary_lines,
+)
 from aesynth_pipeline.schedules import EVERYTHING_JOB
 from aesynth_pipeline.settings import ENVIRONMENT_VARIABLES, Settings, SettingsError
 
@@ -33,6 +61,7 @@ RUNNING_STATUSES = [
     dg.DagsterRunStatus.CANCELING,
 ]
 LOCK_FILE = "command-line-run.lock"
+POLL_SECONDS = 0.5
 
 
 class CannotStart(Exception):
@@ -91,23 +120,87 @@ def only_run(instance: dg.DagsterInstance) -> Iterator[None]:
         yield
 
 
-def dg_launch(*arguments: str) -> int:
-    command = [str(Path(sys.executable).parent / "dg"), "launch", *arguments]
-    return subprocess.run(command, check=False).returncode
+def new_log_path(instance: dg.DagsterInstance, command: str) -> Path:
+    folder = Path(instance.root_directory) / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return folder / f"{started}-{command}.log"
+
+
+def launched_run(instance: dg.DagsterInstance, launched_at: dt.datetime) -> dg.RunRecord | None:
+    """The run `dg launch` created: only_run saw no run in progress, and holds the lock that
+    keeps other command-line launches out, so it is the first run created since."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(created_after=launched_at), limit=1, ascending=True
+    )
+    return records[0] if records else None
+
+
+def follow(
+    instance: dg.DagsterInstance, process: subprocess.Popen, launched_at: dt.datetime
+) -> RunProgress | None:
+    """Print each asset as the run materialises it, until `dg launch` exits.
+
+    Whether the process has exited is asked before the events are read, so the last read
+    happens after it has written everything.
+    """
+    progress = None
+    interrupted = False
+    while True:
+        try:
+            exited = process.poll() is not None
+            if progress is None and (run := launched_run(instance, launched_at)):
+                progress = RunProgress(run.dagster_run.run_id)
+            if progress is not None:
+                for materialised in progress.read_new_events(instance):
+                    print(materialised.progress_line(), flush=True)
+            if exited:
+                return progress
+            time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            # Ctrl-C reached dg launch too (same process group); it stops the run and
+            # records how it ended, which the summary then reports.
+            if interrupted:
+                raise
+            interrupted = True
+            print("Interrupted: waiting for Dagster to stop the run.", flush=True)
+
+
+def launch_and_follow(
+    instance: dg.DagsterInstance, settings: Settings, command: str, *arguments: str
+) -> ExitStatus:
+    log_path = new_log_path(instance, command)
+    print(f"Dagster's output goes to {log_path}", flush=True)
+    dg_command = [str(Path(sys.executable).parent / "dg"), "launch", *arguments]
+    started = time.monotonic()
+    launched_at = dt.datetime.now(dt.UTC)
+    with log_path.open("a") as log:
+        log.write(f"$ {shlex.join(dg_command)}\n")
+        log.flush()
+        process = subprocess.Popen(
+            dg_command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+        progress = follow(instance, process, launched_at)
+    run = instance.get_run_record_by_id(progress.run_id) if progress else None
+    launch = Launch(log_path, settings.data_lake, process.returncode, time.monotonic() - started)
+    print()
+    print("\n".join(summary_lines(run, progress, launch)), flush=True)
+    return exit_status(run, progress)
 
 
 def main(argv: list[str]) -> int:
     if argv not in (["everything"], ["stale"]):
         print("usage: python -m aesynth_pipeline.launch everything|stale", file=sys.stderr)
-        return 2
+        return ExitStatus.BAD_INPUT
     if not os.environ.get("DAGSTER_HOME"):
         print("aesynth: DAGSTER_HOME is not set (make sets it to .dagster_home)", file=sys.stderr)
-        return 2
+        return ExitStatus.BAD_INPUT
+    [command] = argv
     try:
         settings = checked_settings()
         with dg.DagsterInstance.get() as instance, only_run(instance):
-            if argv == ["everything"]:
-                return dg_launch("--job", EVERYTHING_JOB)
+            if command == "everything":
+                return launch_and_follow(instance, settings, command, "--job", EVERYTHING_JOB)
             # Imported here: loading the definitions reads the parameters, which are checked.
             from aesynth_pipeline.definitions import build_definitions
             from aesynth_pipeline.refresh import refresh_keys, selection_text
@@ -115,13 +208,16 @@ def main(argv: list[str]) -> int:
             keys = refresh_keys(build_definitions(settings), instance)
             if not keys:
                 print("Nothing is stale: every asset is up to date.")
-                return 0
+                return ExitStatus.SUCCEEDED
             selection = selection_text(keys)
             print(f"Refreshing: {selection}", flush=True)
-            return dg_launch("--assets", selection)
+            return launch_and_follow(instance, settings, command, "--assets", selection)
     except (SettingsError, CannotStart) as problem:
         print(f"aesynth: {problem}", file=sys.stderr)
-        return 2
+        return ExitStatus.BAD_INPUT
+    except KeyboardInterrupt:
+        print("aesynth: interrupted", file=sys.stderr)
+        return ExitStatus.FAILED
 
 
 if __name__ == "__main__":
