@@ -18,6 +18,7 @@ from aesynth_pipeline.assets.keys import (
     HOSPITAL_AE_DATA_LSOA,
     HOSPITAL_AE_QUARANTINE,
     LONDON_POSTCODES,
+    RELEASE_GATE_CHECK_PREFIX,
     description_key,
     synthetic_key,
 )
@@ -196,7 +197,7 @@ def _gate_check(rule: Rule, thresholds: GateThresholds) -> dg.AssetChecksDefinit
 
     @dg.asset_check(
         asset=EVALUATION_REPORT,
-        name=f"release_gate_{rule.name}",
+        name=f"{RELEASE_GATE_CHECK_PREFIX}{rule.name}",
         blocking=True,
         description=f"Release gate, judging {', '.join(judged)} mode: {rule.description}",
     )

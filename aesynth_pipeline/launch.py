@@ -48,6 +48,7 @@ from aesynth_pipeline.run_outcome import (
     ExitStatus,
     Launch,
     RunProgress,
+    event_log_lines,
     exit_status,
     summary_lines,
 )
@@ -181,6 +182,9 @@ def launch_and_follow(
             dg_command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
         progress = follow(instance, process, launched_at)
+        if progress is not None:
+            log.write("\n# The run's whole event log, as the Dagster instance stores it\n")
+            log.write("\n".join(event_log_lines(instance, progress.run_id)) + "\n")
     run = instance.get_run_record_by_id(progress.run_id) if progress else None
     launch = Launch(log_path, settings.data_lake, process.returncode, time.monotonic() - started)
     print()

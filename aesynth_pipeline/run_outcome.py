@@ -8,6 +8,7 @@ exit status, and `summary_lines` into the few lines a user reads at the end.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,17 +17,18 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from aesynth_pipeline.assets.keys import EVALUATION_REPORT
+from aesynth_pipeline.assets.keys import (
+    EVALUATION_REPORT,
+    HTML_REPORT_METADATA,
+    RELEASE_GATE_CHECK_PREFIX,
+    VERDICT_METADATA,
+)
 
 if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo
 
-# The release gate's checks are named release_gate_<rule> (checks.py), each in its own step.
-RELEASE_GATE_CHECK_PREFIX = "release_gate_"
+# Each release-gate check runs in its own step, named after the asset and the check.
 RELEASE_GATE_STEP_PREFIX = f"{EVALUATION_REPORT.to_python_identifier()}_{RELEASE_GATE_CHECK_PREFIX}"
-# The evaluation report's metadata that the summary reads.
-RELEASE_VERDICT = "release verdict"
-HTML_REPORT = "report (HTML)"
 
 FOLLOWED_EVENTS = {
     dg.DagsterEventType.STEP_START,
@@ -140,6 +142,26 @@ class RunProgress:
         )
 
 
+def event_log_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """Every event the instance stored for the run, one line each (errors in full).
+
+    dg launch prints the events of the steps' own processes only in part, so the log file
+    ends with the run's whole event log as the instance holds it.
+    """
+    lines = []
+    for record in instance.get_records_for_run(run_id).records:
+        entry = record.event_log_entry
+        when = dt.datetime.fromtimestamp(entry.timestamp, dt.UTC).isoformat(timespec="milliseconds")
+        kind = entry.dagster_event.event_type_value if entry.dagster_event else "LOG"
+        lines.append(f"{when} {entry.step_key or '-'} {kind} {entry.message or ''}".rstrip())
+        event = entry.dagster_event
+        if event is not None and event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            if error is not None:
+                lines.append(error.to_string().rstrip())
+    return lines
+
+
 def user_error(error: SerializableErrorInfo | None) -> SerializableErrorInfo | None:
     """The error the step's code raised, not Dagster's wrapper around it."""
     while (
@@ -219,8 +241,8 @@ def report_lines(report_metadata: Mapping[str, dg.MetadataValue] | None) -> list
     if report_metadata is None:
         return []
     lines = release_verdict_lines(report_metadata)
-    if HTML_REPORT in report_metadata:
-        lines.append(f"Report:     {report_metadata[HTML_REPORT].value}")
+    if HTML_REPORT_METADATA in report_metadata:
+        lines.append(f"Report:     {report_metadata[HTML_REPORT_METADATA].value}")
     return lines
 
 
@@ -258,7 +280,7 @@ def release_verdict_lines(report_metadata: Mapping[str, dg.MetadataValue]) -> li
     listed them rule by rule. Read leniently: a verdict shaped in a way this code does not
     expect must not turn a finished run's summary into a crash.
     """
-    verdict = report_metadata.get(RELEASE_VERDICT)
+    verdict = report_metadata.get(VERDICT_METADATA)
     if verdict is None or not isinstance(verdict.value, Mapping):
         return []
     modes = [mode for mode in verdict.value.get("modes") or [] if isinstance(mode, Mapping)]

@@ -14,8 +14,7 @@ from scipy.stats import chi2_contingency
 from sklearn.metrics import normalized_mutual_info_score
 
 from aesynth_pipeline import columns as c
-from aesynth_pipeline.assets.evaluation import VERDICT_METADATA
-from aesynth_pipeline.assets.keys import DISCLOSURE_RISK, EVALUATION_REPORT
+from aesynth_pipeline.assets.keys import DISCLOSURE_RISK, EVALUATION_REPORT, VERDICT_METADATA
 from aesynth_pipeline.domain.disclosure import anonymity, disclosure_risk
 from aesynth_pipeline.domain.encoding import code_frames, time_bin_edges
 from aesynth_pipeline.domain.evaluate import evaluate

@@ -200,7 +200,8 @@ def test_the_evaluation_report_shows_its_summary(page, server):
     page.goto(f"{server}/assets/evaluation_report")
     dismiss_welcome(page)
     page.get_by_text("summary", exact=True).first.wait_for()
-    page.get_by_text("release gate", exact=True).first.wait_for()
+    page.get_by_text("recommended mode", exact=True).first.wait_for()
+    page.get_by_text("release verdict", exact=True).first.wait_for()
     for mode in ("random", "independent", "correlated"):
         page.get_by_text(mode, exact=True).first.wait_for()
     page.get_by_text("summary", exact=True).first.scroll_into_view_if_needed()

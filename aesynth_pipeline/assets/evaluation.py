@@ -10,6 +10,8 @@ from aesynth_pipeline.assets.keys import (
     DEIDENTIFIED_TRAIN,
     DISCLOSURE_RISK,
     EVALUATION_REPORT,
+    HTML_REPORT_METADATA,
+    VERDICT_METADATA,
     synthetic_key,
 )
 from aesynth_pipeline.assets.versions import (
@@ -43,8 +45,6 @@ from aesynth_pipeline.settings import Settings
 REPORTS_FOLDER = "reports"
 REPORT_NAME = "evaluation_report"
 FIGURES_FOLDER = "evaluation_report_figures"
-# The metadata entry the command line reads the verdict from (see launch.py).
-VERDICT_METADATA = "release verdict"
 
 
 def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
@@ -142,7 +142,7 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "summary": dg.MetadataValue.md(summary_markdown(inputs)),
                 "recommended mode": inputs.recommendation.mode or "none",
                 VERDICT_METADATA: dg.MetadataValue.json(_verdict_json(inputs)),
-                "report (HTML)": dg.MetadataValue.path(str(paths["html"])),
+                HTML_REPORT_METADATA: dg.MetadataValue.path(str(paths["html"])),
                 "report (Markdown)": dg.MetadataValue.path(str(paths["md"])),
                 "metrics": len(evaluation.metrics),
             },

@@ -23,3 +23,9 @@ def synthetic_key(mode: str) -> dg.AssetKey:
 
 DISCLOSURE_RISK = dg.AssetKey("deidentified_disclosure_risk")
 EVALUATION_REPORT = dg.AssetKey("evaluation_report")
+
+# Names the command line reads back from a run (run_outcome.py): the release gate's checks,
+# and the evaluation report's verdict and HTML report in its metadata.
+RELEASE_GATE_CHECK_PREFIX = "release_gate_"
+VERDICT_METADATA = "release verdict"
+HTML_REPORT_METADATA = "report (HTML)"

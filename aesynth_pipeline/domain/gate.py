@@ -266,7 +266,5 @@ def recommendation(verdicts: list[ModeVerdict]) -> Recommendation:
         f"the most faithful of the modes that pass every rule that applies to them (mean "
         f"excess over the floor {best.fidelity_excess:.3f}"
         + (f"; also passing: {others})" if others else ")")
-        + f"; it keeps {best.keeps}"
-        + (f", and loses {best.loses}" if best.loses != "nothing" else "")
     )
     return Recommendation(best.mode, reason)
