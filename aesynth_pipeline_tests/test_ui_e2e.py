@@ -172,7 +172,7 @@ def test_the_asset_graph_shows_every_asset(page, server, lake):
     for name in names:
         page.get_by_text(name, exact=True).first.wait_for()
     page.screenshot(path=SCREENSHOTS / "01-asset-graph.png")
-    assert len(names) == 14
+    assert len(names) == 15
 
 
 def test_materialize_all_runs_to_success(page, server):
@@ -202,9 +202,14 @@ def test_the_evaluation_report_shows_its_summary(page, server):
     page.get_by_text("summary", exact=True).first.wait_for()
     page.get_by_text("recommended mode", exact=True).first.wait_for()
     page.get_by_text("release verdict", exact=True).first.wait_for()
+    # The summary table opens in a dialog from its metadata row.
+    summary = page.get_by_role("row").filter(has=page.get_by_text("summary", exact=True))
+    summary.get_by_text("[Show Markdown]").click()
+    dialog = page.get_by_role("dialog")
     for mode in ("random", "independent", "correlated"):
-        page.get_by_text(mode, exact=True).first.wait_for()
-    page.get_by_text("summary", exact=True).first.scroll_into_view_if_needed()
+        dialog.get_by_text(mode, exact=True).first.wait_for()
+    dialog.get_by_text("Recommended for release:", exact=False).first.wait_for()
+    page.wait_for_timeout(1_000)  # the dialog fades in
     page.screenshot(path=SCREENSHOTS / "04-evaluation-report.png")
 
 
