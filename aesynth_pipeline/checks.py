@@ -22,11 +22,11 @@ from aesynth_pipeline.assets.keys import (
     description_key,
     synthetic_key,
 )
+from aesynth_pipeline.domain.attributes import bayesian_network, network_attributes
 from aesynth_pipeline.domain.deidentify import KEPT_GENDERS
 from aesynth_pipeline.domain.document import markdown_table
 from aesynth_pipeline.domain.gate import RULES, GateThresholds, Rule, release_gate
 from aesynth_pipeline.domain.modes import MODES, promises
-from aesynth_pipeline.domain.synthesise import bayesian_network, network_attributes
 from aesynth_pipeline.settings import Settings
 
 # Raw-zone failures are reported by column, rule and count only: their values may identify
@@ -192,8 +192,10 @@ def _network_check(degree: int) -> dg.AssetChecksDefinition:
     return network_covers_every_attribute
 
 
-def _gate_check(rule: Rule, thresholds: GateThresholds) -> dg.AssetChecksDefinition:
-    judged = [mode for mode, promise in promises().items() if promise >= rule.promise]
+def _gate_check(
+    rule: Rule, thresholds: GateThresholds, modes: tuple[str, ...]
+) -> dg.AssetChecksDefinition:
+    judged = [mode for mode in modes if promises()[mode] >= rule.promise]
 
     @dg.asset_check(
         asset=EVALUATION_REPORT,
@@ -222,10 +224,20 @@ def _gate_check(rule: Rule, thresholds: GateThresholds) -> dg.AssetChecksDefinit
 
 def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
     thresholds = settings.gate_thresholds()
+    unselected = {synthetic_key(mode) for mode in MODES if mode not in settings.modes}
     return [
-        *(_schema_check(key, model, show) for key, (model, show) in SCHEMA_BY_ASSET.items()),
+        *(
+            _schema_check(key, model, show)
+            for key, (model, show) in SCHEMA_BY_ASSET.items()
+            if key not in unselected
+        ),
         rows_reconcile,
         _quarantine_check(settings.max_quarantine_share),
-        _network_check(settings.bn_degree),
-        *(_gate_check(rule, thresholds) for rule in RULES.values()),
+        *([_network_check(settings.bn_degree)] if "correlated" in settings.modes else []),
+        *(
+            _gate_check(rule, thresholds, settings.modes)
+            for rule in RULES.values()
+            # A rule that judges none of the modes that run would pass without judging.
+            if any(promises()[mode] >= rule.promise for mode in settings.modes)
+        ),
     ]

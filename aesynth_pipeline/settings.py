@@ -21,6 +21,7 @@ from aesynth_pipeline.domain.deidentify import IMD_DECILE_METHODS, ImdDecileMeth
 from aesynth_pipeline.domain.fidelity import DEFAULT_ASSOCIATION_THRESHOLD
 from aesynth_pipeline.domain.gate import GateThresholds
 from aesynth_pipeline.domain.geography import DEFAULT_POSTCODE_COUNT
+from aesynth_pipeline.domain.modes import MODES
 from aesynth_pipeline.domain.synthesise import DEFAULT_ENGINE, ENGINES, Engine
 
 ENVIRONMENT_VARIABLES = {
@@ -36,6 +37,7 @@ ENVIRONMENT_VARIABLES = {
     "bn_degree": "AESYNTH_BN_DEGREE",
     "engine": "AESYNTH_ENGINE",
     "synthetic_rows": "AESYNTH_SYNTHETIC_ROWS",
+    "modes": "AESYNTH_MODES",
     "association_threshold": "AESYNTH_ASSOCIATION_THRESHOLD",
     "gate_tolerance_1way": "AESYNTH_GATE_TOLERANCE_1WAY",
     "gate_tolerance_2way": "AESYNTH_GATE_TOLERANCE_2WAY",
@@ -84,6 +86,9 @@ class Settings:
     epsilon: float = 1.0
     bn_degree: int = 1
     synthetic_rows: int | None = None
+    # Which synthesis modes run (each a description and a synthetic dataset), in the
+    # registry's order.
+    modes: tuple[str, ...] = MODES
     # Who runs the correlated mode: "fast" (the vectorised PrivBayes in domain/privbayes.py)
     # or "datasynthesizer" (the package itself); both read and write the same description.
     engine: Engine = DEFAULT_ENGINE
@@ -136,6 +141,12 @@ class Settings:
             raise SettingsError(
                 f"{ENVIRONMENT_VARIABLES['engine']} must be one of {list(ENGINES)}, "
                 f"got {self.engine!r}"
+            )
+        unknown = [mode for mode in self.modes if mode not in MODES]
+        if unknown or not self.modes or len(set(self.modes)) < len(self.modes):
+            raise SettingsError(
+                f"{ENVIRONMENT_VARIABLES['modes']} must name one or more of {list(MODES)}, "
+                f"each once, separated by commas; got {','.join(self.modes)!r}"
             )
         if self.synthetic_rows is not None and self.synthetic_rows < 1:
             raise SettingsError(
@@ -223,6 +234,11 @@ def _parse(name: str, variable: str, text: str) -> object:
             return float(text)
         except ValueError:
             raise SettingsError(f"{variable} must be a number, got {text!r}") from None
+    if name == "modes":
+        named = [mode.strip() for mode in text.split(",") if mode.strip()]
+        # Registry order, whatever order they were named in, so that the same set of modes
+        # always gives the same code versions.
+        return tuple(sorted(named, key=lambda mode: MODES.index(mode) if mode in MODES else 99))
     if name == "nightly_stale_only":
         if text.lower() not in _BOOLEANS:
             raise SettingsError(f"{variable} must be true or false, got {text!r}")

@@ -17,17 +17,12 @@ from scipy import stats
 from aesynth_pipeline import columns as c
 from aesynth_pipeline.assets.versions import description_version, synthetic_version
 from aesynth_pipeline.domain import privbayes
+from aesynth_pipeline.domain.attributes import SynthesisError
 from aesynth_pipeline.domain.encoding import code_frames, time_bin_edges
 from aesynth_pipeline.domain.fidelity import marginal_figures, marginals
 from aesynth_pipeline.domain.holdout import split_train_holdout
-from aesynth_pipeline.domain.synthesise import (
-    MODES,
-    Engine,
-    SynthesisError,
-    SynthesisParameters,
-    describe,
-    generate,
-)
+from aesynth_pipeline.domain.modes import MODES
+from aesynth_pipeline.domain.synthesise import Engine, SynthesisParameters, describe, generate
 from aesynth_pipeline.schemas import synthetic_schema
 from aesynth_pipeline.settings import Settings
 

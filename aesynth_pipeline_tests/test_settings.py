@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from upath import UPath
 
+from aesynth_pipeline.domain.modes import MODES
 from aesynth_pipeline.domain.synthesise import DEFAULT_ENGINE
 from aesynth_pipeline.lake import write_atomically
 from aesynth_pipeline.settings import Settings, SettingsError
@@ -91,6 +92,8 @@ def test_storage_urls_are_kept_as_urls():
             "-0.1",
             "AESYNTH_GATE_TOLERANCE_2WAY must be 0 or positive",
         ),
+        ("AESYNTH_MODES", "random,turbo", "AESYNTH_MODES must name one or more of"),
+        ("AESYNTH_MODES", "random,random", "AESYNTH_MODES must name one or more of"),
         # A variable an earlier version read is refused, not silently ignored.
         (
             "AESYNTH_GATE_MAX_TVD_2WAY",
@@ -131,3 +134,11 @@ def test_an_interrupted_write_leaves_the_previous_file_whole(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["asset.parquet"]
     write_atomically(target, lambda path: path.write_bytes(b"new contents"))
     assert target.read_bytes() == b"new contents"
+
+
+def test_modes_are_chosen_by_name_and_kept_in_the_registry_order():
+    assert Settings.from_env({"AESYNTH_MODES": " correlated , random "}).modes == (
+        "random",
+        "correlated",
+    )
+    assert Settings.from_env({}).modes == MODES

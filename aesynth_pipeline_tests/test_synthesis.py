@@ -18,20 +18,15 @@ from aesynth_pipeline.assets.keys import (
 )
 from aesynth_pipeline.checks import build_checks, network_problems
 from aesynth_pipeline.definitions import build_assets, build_resources
+from aesynth_pipeline.domain.attributes import SynthesisError, bayesian_network
 from aesynth_pipeline.domain.encoding import code_frames, time_bin_edges
 from aesynth_pipeline.domain.fidelity import marginals
 from aesynth_pipeline.domain.modes import MODES
-from aesynth_pipeline.domain.synthesise import (
-    SynthesisError,
-    SynthesisParameters,
-    bayesian_network,
-    describe,
-    generate,
-)
+from aesynth_pipeline.domain.synthesise import SynthesisParameters, describe, generate
 from aesynth_pipeline.schemas import synthetic_schema
 from aesynth_pipeline.settings import Settings
 
-from .conftest import UP_TO_SYNTHESIS, Run, materialise_pipeline
+from .conftest import SMALL_RUN, UP_TO_SYNTHESIS, Run, materialise_pipeline
 
 ROWS = 6_000
 
@@ -153,6 +148,21 @@ def test_metadata_shows_parameters_network_and_preview_but_no_training_figures(r
     assert not list(run.lake.rglob("*.png"))
     assert run.metadata(DEIDENTIFIED_HOLDOUT)["dagster/row_count"] > 0
     assert run.metadata(DEIDENTIFIED_TRAIN)["hold-out share"] == 0.2
+
+
+def test_only_the_chosen_modes_are_built_synthesised_and_evaluated(tmp_path):
+    run = materialise_pipeline(tmp_path, modes=("random", "independent"), **SMALL_RUN)
+    keys = {event.asset_key for event in run.result.get_asset_materialization_events()}
+    assert {description_key("random"), synthetic_key("independent")} <= keys
+    assert not {description_key("correlated"), synthetic_key("correlated")} & keys
+    report = run.read("evaluation_report")
+    assert set(report["mode"]) - {"training"} == {"random", "independent"}
+    checks = {name for _, name in run.checks()}
+    # Correlated mode's checks go with it: its network, and the rule only it is judged by.
+    assert "network_covers_every_attribute" not in checks
+    assert "release_gate_associated_pairs" not in checks
+    assert "release_gate_column_distributions" in checks
+    assert run.result.success
 
 
 def test_changing_epsilon_makes_only_the_noisy_modes_stale(tmp_path):

@@ -30,7 +30,7 @@ from aesynth_pipeline.domain.gate import (
     release_gate,
 )
 from aesynth_pipeline.domain.metrics import TRAINING_MODE
-from aesynth_pipeline.domain.modes import MODES, promises
+from aesynth_pipeline.domain.modes import promises
 from aesynth_pipeline.domain.plots import (
     histogram_comparison,
     marginal_distance_chart,
@@ -77,7 +77,7 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "training": dg.AssetIn(DEIDENTIFIED_TRAIN),
             "holdout": dg.AssetIn(DEIDENTIFIED_HOLDOUT),
             "disclosure": dg.AssetIn(DISCLOSURE_RISK),
-            **{f"synthetic_{mode}": dg.AssetIn(synthetic_key(mode)) for mode in MODES},
+            **{f"synthetic_{mode}": dg.AssetIn(synthetic_key(mode)) for mode in settings.modes},
         },
         group_name="evaluation",
         kinds={"pandas", "parquet", "html"},
@@ -99,7 +99,7 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         controller, not for publication) is written as HTML and Markdown under the lake's
         reports/ folder.
         """
-        by_mode = {mode: synthetic[f"synthetic_{mode}"] for mode in MODES}
+        by_mode = {mode: synthetic[f"synthetic_{mode}"] for mode in settings.modes}
         violations = {
             mode: violating_share(synthetic_schema(mode), frame) for mode, frame in by_mode.items()
         }

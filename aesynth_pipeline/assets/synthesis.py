@@ -22,16 +22,11 @@ from aesynth_pipeline.assets.versions import (
     description_version,
     synthetic_version,
 )
+from aesynth_pipeline.domain.attributes import bayesian_network
 from aesynth_pipeline.domain.document import markdown_table
 from aesynth_pipeline.domain.holdout import split_train_holdout
-from aesynth_pipeline.domain.modes import MODE_SPECS, MODES, Mode
-from aesynth_pipeline.domain.synthesise import (
-    SynthesisParameters,
-    bayesian_network,
-    describe,
-    generate,
-    mode_seed,
-)
+from aesynth_pipeline.domain.modes import MODE_SPECS, Mode
+from aesynth_pipeline.domain.synthesise import SynthesisParameters, describe, generate, mode_seed
 from aesynth_pipeline.settings import Settings
 
 PREVIEW_ROWS = 10
@@ -68,7 +63,7 @@ def build_synthesis_assets(settings: Settings) -> list[dg.AssetsDefinition]:
 
     return [
         train_holdout_split,
-        *(asset for mode in MODES for asset in _mode_assets(mode, settings)),
+        *(asset for mode in settings.modes for asset in _mode_assets(mode, settings)),
     ]
 
 

@@ -7,6 +7,7 @@ parameter mark every asset it reaches stale at once, so "Materialize unsynced" i
 `make refresh` and a stale-only schedule all recompute exactly what the change affects.
 """
 
+from aesynth_pipeline.domain.modes import MODE_SPECS
 from aesynth_pipeline.settings import Settings
 
 # Bump when an asset's logic changes in a way that changes its output.
@@ -14,11 +15,6 @@ LOGIC_VERSION = "2"
 
 DEIDENTIFIED_PARAMETERS = ("rows", "seed", "imd_deciles", "pseudonym_key")
 SPLIT_PARAMETERS = (*DEIDENTIFIED_PARAMETERS, "holdout_share")
-MODE_PARAMETERS = {
-    "random": (),
-    "independent": ("epsilon",),
-    "correlated": ("epsilon", "bn_degree", "engine"),
-}
 EVALUATION_PARAMETERS = ("association_threshold",)
 GATE_PARAMETERS = ("gate_tolerance_1way", "gate_tolerance_2way", "gate_standard_errors")
 
@@ -34,18 +30,19 @@ def code_version(settings: Settings, *parameters: str) -> str:
 
 
 def description_version(settings: Settings, mode: str) -> str:
-    return code_version(settings, *SPLIT_PARAMETERS, *MODE_PARAMETERS[mode])
+    return code_version(settings, *SPLIT_PARAMETERS, *MODE_SPECS[mode].parameters)
 
 
 def synthetic_version(settings: Settings, mode: str) -> str:
-    return code_version(settings, *SPLIT_PARAMETERS, *MODE_PARAMETERS[mode], "synthetic_rows")
+    return code_version(settings, *SPLIT_PARAMETERS, *MODE_SPECS[mode].parameters, "synthetic_rows")
 
 
 def evaluation_version(settings: Settings) -> str:
-    every_mode = [name for names in MODE_PARAMETERS.values() for name in names]
+    every_mode = [name for mode in settings.modes for name in MODE_SPECS[mode].parameters]
     return code_version(
         settings,
         *SPLIT_PARAMETERS,
+        "modes",
         *every_mode,
         "synthetic_rows",
         *EVALUATION_PARAMETERS,

@@ -1,7 +1,8 @@
-"""The synthesis modes, each described once: what it does and what it promises to keep.
+"""The synthesis modes, each described once: what it does, what it promises to keep, and
+the parameters its description depends on.
 
-The asset factory, the code versions, the release rules, the report and the tests all read
-this list, so a mode is added or changed here and nowhere else.
+The asset factory, the code versions, the checks, the release rules, the report and the tests
+all read this registry, so a mode is added or changed here and nowhere else.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class ModeSpec:
     name: Mode
     summary: str
     promise: Promise
+    # The pipeline parameters (settings) the mode's description depends on, beyond the
+    # training data: they enter the code versions of its assets.
+    parameters: tuple[str, ...]
 
 
 MODE_SPECS: dict[Mode, ModeSpec] = {
@@ -43,18 +47,21 @@ MODE_SPECS: dict[Mode, ModeSpec] = {
             "random",
             "random values of the right types, with no information about the data",
             Promise.SCHEMA,
+            (),
         ),
         ModeSpec(
             "independent",
             "each attribute's own distribution, with differential-privacy noise, but no "
             "relation between attributes",
             Promise.COLUMNS,
+            ("epsilon",),
         ),
         ModeSpec(
             "correlated",
             "a Bayesian network with differential-privacy noise that keeps the strongest "
             "relations between attributes",
             Promise.RELATIONS,
+            ("epsilon", "bn_degree", "engine"),
         ),
     )
 }

@@ -38,7 +38,7 @@ import pandas as pd
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
 from aesynth_pipeline.domain import information
-from aesynth_pipeline.domain.synthesise import (
+from aesynth_pipeline.domain.attributes import (
     ATTRIBUTE_DATATYPES,
     ATTRIBUTE_IS_CATEGORICAL,
     SynthesisError,

@@ -24,7 +24,16 @@ import pandas as pd
 from DataSynthesizer.DataDescriber import DataDescriber
 from DataSynthesizer.DataGenerator import DataGenerator
 
-from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, IMD_DECILE, TIME_IN_AE
+from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
+from aesynth_pipeline.domain import privbayes
+from aesynth_pipeline.domain.attributes import (
+    ATTRIBUTE_DATATYPES,
+    ATTRIBUTE_IS_CANDIDATE_KEY,
+    ATTRIBUTE_IS_CATEGORICAL,
+    SynthesisError,
+    as_deidentified_frame,
+    require_deidentified_columns,
+)
 from aesynth_pipeline.domain.modes import MODES, Mode
 
 # Who runs correlated mode: DataSynthesizer itself, or the vectorised re-implementation.
@@ -32,22 +41,9 @@ Engine = Literal["datasynthesizer", "fast"]
 ENGINES: tuple[Engine, ...] = ("datasynthesizer", "fast")
 DEFAULT_ENGINE: Engine = "datasynthesizer"
 
-# As the seed tutorial's synthesis step: time in A&E is a number, everything else a category.
-INTEGER_ATTRIBUTES = (TIME_IN_AE, IMD_DECILE)
-ATTRIBUTE_DATATYPES = {
-    column: "Integer" if column in INTEGER_ATTRIBUTES else "String"
-    for column in DEIDENTIFIED_COLUMNS
-}
-ATTRIBUTE_IS_CATEGORICAL = {column: column != TIME_IN_AE for column in DEIDENTIFIED_COLUMNS}
-ATTRIBUTE_IS_CANDIDATE_KEY = dict.fromkeys(DEIDENTIFIED_COLUMNS, False)
-
 # DataSynthesizer's random mode draws non-categorical integers uniformly from this range,
 # whatever the data's own range (its documented behaviour).
 RANDOM_MODE_INTEGER_RANGE = (0, 100)
-
-
-class SynthesisError(RuntimeError):
-    """DataSynthesizer failed; the message names the mode and the parameters."""
 
 
 @dataclass(frozen=True)
@@ -90,9 +86,6 @@ def describe(training: pd.DataFrame, parameters: SynthesisParameters) -> dict[st
     probability keys are plain integer lists, so any DataGenerator can read the file.
     """
     if parameters.uses_fast_engine:
-        # Imported here: the engine builds on this module's attribute types and errors.
-        from aesynth_pipeline.domain import privbayes
-
         with _fast_engine_errors(parameters):
             return privbayes.describe_correlated(
                 training, parameters.epsilon, parameters.degree, parameters.seed
@@ -136,8 +129,6 @@ def generate(
     if rows < 1:
         raise SynthesisError(f"{parameters}: rows to synthesise must be at least 1, got {rows}")
     if parameters.uses_fast_engine:
-        from aesynth_pipeline.domain import privbayes
-
         with _fast_engine_errors(parameters):
             return privbayes.generate_correlated(description, rows, parameters.seed)
     generator = DataGenerator()
@@ -159,55 +150,6 @@ def generate(
                 rows, str(description_path), seed=parameters.seed
             )
     return as_deidentified_frame(generator.synthetic_dataset)
-
-
-def as_deidentified_frame(synthetic: pd.DataFrame) -> pd.DataFrame:
-    """DataSynthesizer's output with the de-identified columns, order and dtypes.
-
-    Integers come back as floats such as 65.0; categories may come back as numbers.
-    """
-    missing = [column for column in DEIDENTIFIED_COLUMNS if column not in synthetic]
-    if missing:
-        raise SynthesisError(f"DataSynthesizer's output lacks column(s) {missing}")
-    frame = synthetic[DEIDENTIFIED_COLUMNS].reset_index(drop=True)
-    if frame.isna().any().any():
-        raise SynthesisError(
-            "DataSynthesizer's output has missing values in "
-            f"{frame.columns[frame.isna().any()].tolist()}"
-        )
-    return pd.DataFrame(
-        {
-            column: (
-                pd.to_numeric(frame[column]).round().astype("int64")
-                if column in INTEGER_ATTRIBUTES
-                else frame[column].astype(str).astype(object)
-            )
-            for column in DEIDENTIFIED_COLUMNS
-        }
-    )
-
-
-def bayesian_network(description: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """The learned network as (child, parents) pairs; empty outside correlated mode."""
-    return [(child, list(parents)) for child, parents in description.get("bayesian_network", [])]
-
-
-def network_attributes(description: dict[str, Any]) -> set[str]:
-    """Every attribute in the network: the root (first parent) and every child."""
-    network = bayesian_network(description)
-    if not network:
-        return set()
-    return {network[0][1][0], *(child for child, _ in network)}
-
-
-def require_deidentified_columns(training: pd.DataFrame) -> None:
-    """Stop unless the training data have every de-identified column and no missing value."""
-    missing = [column for column in DEIDENTIFIED_COLUMNS if column not in training]
-    if missing:
-        raise SynthesisError(f"the training data lacks column(s) {missing}")
-    if training[DEIDENTIFIED_COLUMNS].isna().any().any():
-        # DataSynthesizer records a missing rate but never generates missing values.
-        raise SynthesisError("the training data has missing values, which would be lost")
 
 
 _NUMPY_SCALAR = re.compile(r"np\.\w+\((-?\d+)\)")
