@@ -18,14 +18,23 @@ from aesynth_pipeline.assets.keys import (
     HOSPITAL_AE_DATA_LSOA,
     HOSPITAL_AE_QUARANTINE,
     LONDON_POSTCODES,
-    RELEASE_GATE_CHECK_PREFIX,
+    RELEASE_GATE_CHECK,
+    RELEASE_RULE_CHECK_PREFIX,
     description_key,
     synthetic_key,
 )
 from aesynth_pipeline.domain.attributes import bayesian_network, network_attributes
 from aesynth_pipeline.domain.deidentify import KEPT_GENDERS
 from aesynth_pipeline.domain.document import markdown_table
-from aesynth_pipeline.domain.gate import RULES, GateThresholds, Rule, release_gate
+from aesynth_pipeline.domain.gate import (
+    RULES,
+    GateThresholds,
+    Rule,
+    marginal_judgements,
+    mode_verdicts,
+    recommendation,
+    release_gate,
+)
 from aesynth_pipeline.domain.modes import MODES, promises
 from aesynth_pipeline.settings import Settings
 
@@ -192,34 +201,64 @@ def _network_check(degree: int) -> dg.AssetChecksDefinition:
     return network_covers_every_attribute
 
 
-def _gate_check(
+def _rule_check(
     rule: Rule, thresholds: GateThresholds, modes: tuple[str, ...]
 ) -> dg.AssetChecksDefinition:
     judged = [mode for mode in modes if promises()[mode] >= rule.promise]
 
+    # Not blocking: a mode that breaks a rule is not released, but another mode may be; the
+    # release gate below decides.
     @dg.asset_check(
         asset=EVALUATION_REPORT,
-        name=f"{RELEASE_GATE_CHECK_PREFIX}{rule.name}",
-        blocking=True,
-        description=f"Release gate, judging {', '.join(judged)} mode: {rule.description}",
+        name=f"{RELEASE_RULE_CHECK_PREFIX}{rule.name}",
+        description=f"Release rule, judging {', '.join(judged)} mode: {rule.description}",
     )
-    def gate_rule(metrics: pd.DataFrame) -> dg.AssetCheckResult:
+    def rule_check(metrics: pd.DataFrame) -> dg.AssetCheckResult:
         gate = release_gate(metrics, thresholds, promises())
         verdicts = gate[gate["rule"] == rule.name]
         failing = verdicts[~verdicts["passed"]]
-        # One line per failing mode, naming the figure and its limit: what the UI and the
-        # command line show of a blocked release.
-        description = "\n".join(f"{row.mode} mode: {row.reason}" for row in failing.itertuples())
         return dg.AssetCheckResult(
             passed=failing.empty,
-            description=description or f"passes for {', '.join(verdicts['mode'])} mode",
+            severity=dg.AssetCheckSeverity.WARN,
+            # One line per failing mode, naming the figure and its limit.
+            description="\n".join(f"{row.mode} mode: {row.reason}" for row in failing.itertuples())
+            or f"passes for {', '.join(verdicts['mode'])} mode",
             metadata={
                 "failing modes": ", ".join(failing["mode"]) or "none",
                 "verdicts": dg.MetadataValue.md(markdown_table(verdicts)),
             },
         )
 
-    return gate_rule
+    return rule_check
+
+
+def _release_gate_check(thresholds: GateThresholds) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=EVALUATION_REPORT,
+        name=RELEASE_GATE_CHECK,
+        blocking=True,
+        description="Release gate: a mode that keeps what the most ambitious mode that ran "
+        "promises passes every release rule that applies to it, and is the one to release.",
+    )
+    def release_gate_check(metrics: pd.DataFrame) -> dg.AssetCheckResult:
+        judgements = marginal_judgements(metrics, thresholds)
+        gate = release_gate(metrics, thresholds, promises(), judgements)
+        decision = recommendation(mode_verdicts(gate, judgements, promises()))
+        if decision.mode is not None:
+            return dg.AssetCheckResult(
+                passed=True,
+                description=f"releases {decision.mode} mode: {decision.reason}",
+                metadata={"released mode": decision.mode},
+            )
+        # The reason, then one line per rule a mode that could have been released broke:
+        # what the UI and the command line show of a blocked release.
+        return dg.AssetCheckResult(
+            passed=False,
+            description="\n".join([f"Release blocked: {decision.reason}", *decision.blocked_by]),
+            metadata={"released mode": "none"},
+        )
+
+    return release_gate_check
 
 
 def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
@@ -235,9 +274,10 @@ def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
         _quarantine_check(settings.max_quarantine_share),
         *([_network_check(settings.bn_degree)] if "correlated" in settings.modes else []),
         *(
-            _gate_check(rule, thresholds, settings.modes)
+            _rule_check(rule, thresholds, settings.modes)
             for rule in RULES.values()
             # A rule that judges none of the modes that run would pass without judging.
             if any(promises()[mode] >= rule.promise for mode in settings.modes)
         ),
+        _release_gate_check(thresholds),
     ]

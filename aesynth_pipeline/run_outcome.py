@@ -20,15 +20,15 @@ import dagster as dg
 from aesynth_pipeline.assets.keys import (
     EVALUATION_REPORT,
     HTML_REPORT_METADATA,
-    RELEASE_GATE_CHECK_PREFIX,
+    RELEASE_GATE_CHECK,
     VERDICT_METADATA,
 )
 
 if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo
 
-# Each release-gate check runs in its own step, named after the asset and the check.
-RELEASE_GATE_STEP_PREFIX = f"{EVALUATION_REPORT.to_python_identifier()}_{RELEASE_GATE_CHECK_PREFIX}"
+# The release gate's check runs in its own step, named after the asset and the check.
+RELEASE_GATE_STEP = f"{EVALUATION_REPORT.to_python_identifier()}_{RELEASE_GATE_CHECK}"
 
 FOLLOWED_EVENTS = {
     dg.DagsterEventType.STEP_START,
@@ -64,7 +64,7 @@ class FailedStep:
 
     @property
     def is_release_gate(self) -> bool:
-        return self.step_key.startswith(RELEASE_GATE_STEP_PREFIX)
+        return self.step_key == RELEASE_GATE_STEP
 
 
 @dataclass(frozen=True)
@@ -262,23 +262,23 @@ def headline(status: ExitStatus, run: dg.RunRecord, launch: Launch) -> str:
 
 
 def failed_rule_lines(checks: list[FailedCheck]) -> list[str]:
+    """The release gate's reasons, one per line: why no mode may be released, then each rule
+    a mode that could have been released broke."""
     lines = []
     for check in checks:
-        if not check.check_name.startswith(RELEASE_GATE_CHECK_PREFIX):
+        if check.check_name != RELEASE_GATE_CHECK:
             continue
-        lines.append(f"  ✗ {check.check_name}")
-        # A description may name several failing modes, one per line.
         reasons = [line.strip() for line in check.description.splitlines() if line.strip()]
-        lines += [f"      {reason}" for reason in reasons]
+        lines += [f"  ✗ {reason}" for reason in reasons]
     return lines
 
 
 def release_verdict_lines(report_metadata: Mapping[str, dg.MetadataValue]) -> list[str]:
     """The report's verdict per mode and its recommendation, when the report carries them.
 
-    A blocked mode shows how many rules it failed, not which: a blocked release has just
-    listed them rule by rule. Read leniently: a verdict shaped in a way this code does not
-    expect must not turn a finished run's summary into a crash.
+    A mode that broke a rule is listed with each rule it broke. Read leniently: a verdict
+    shaped in a way this code does not expect must not turn a finished run's summary into a
+    crash.
     """
     verdict = report_metadata.get(VERDICT_METADATA)
     if verdict is None or not isinstance(verdict.value, Mapping):
@@ -296,12 +296,10 @@ def release_verdict_lines(report_metadata: Mapping[str, dg.MetadataValue]) -> li
 
 def mode_lines(mode: Mapping[str, object], width: int) -> list[str]:
     name = f"{mode.get('mode', '?')!s:<{width}}"
-    if mode.get("passed"):
-        head = f"  ✓ {name}  releasable"
-    else:
-        failed = len(mode.get("failed") or [])
-        head = f"  ✗ {name}  blocked" + (f" by {failed} failed rule(s)" if failed else "")
+    head = f"  ✓ {name}  releasable" if mode.get("passed") else f"  ✗ {name}  not releasable"
     parts = [f"      {part}: {mode[part]}" for part in ("keeps", "loses") if mode.get(part)]
+    if not mode.get("passed"):
+        parts += [f"      breaks {rule}" for rule in mode.get("failed") or []]
     return [head, *parts]
 
 

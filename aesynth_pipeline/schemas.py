@@ -34,7 +34,6 @@ from aesynth_pipeline.domain.geography import (
     POSTCODE_PATTERN,
 )
 from aesynth_pipeline.domain.metrics import DISCLOSURE, METRICS, names
-from aesynth_pipeline.domain.synthesise import RANDOM_MODE_INTEGER_RANGE
 
 _FIRST_ARRIVAL = ARRIVAL_DAYS[0]
 _END_OF_ARRIVALS = ARRIVAL_DAYS[-1] + pd.Timedelta(days=1)
@@ -133,15 +132,6 @@ class SyntheticDataset(HospitalAeDeidentified):
     """A synthetic dataset: the de-identified schema, column for column."""
 
 
-class SyntheticRandom(HospitalAeDeidentified):
-    """Random mode: the de-identified schema, but time in A&E is uniform on 0-100 minutes,
-    as DataSynthesizer documents for random mode."""
-
-    time_in_ae: Series[int] = pa.Field(
-        alias=c.TIME_IN_AE, ge=RANDOM_MODE_INTEGER_RANGE[0], le=RANDOM_MODE_INTEGER_RANGE[1]
-    )
-
-
 class EvaluationMetrics(pa.DataFrameModel):
     """The evaluation's tidy metrics table: one row per mode, metric and column combination,
     each metric named in the catalogue (domain/metrics.py)."""
@@ -174,7 +164,8 @@ class DisclosureRisk(pa.DataFrameModel):
 
 
 def synthetic_schema(mode: str) -> type[pa.DataFrameModel]:
-    return SyntheticRandom if mode == "random" else SyntheticDataset
+    """Every mode draws from the same declared domain, so one schema fits them all."""
+    return SyntheticDataset
 
 
 def structure_problems(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> list[str]:

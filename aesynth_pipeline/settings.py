@@ -17,11 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
+from aesynth_pipeline.domain.aim import DEFAULT_DELTA, DEFAULT_MAX_MODEL_SIZE_MB
 from aesynth_pipeline.domain.deidentify import IMD_DECILE_METHODS, ImdDecileMethod
 from aesynth_pipeline.domain.fidelity import DEFAULT_ASSOCIATION_THRESHOLD
 from aesynth_pipeline.domain.gate import GateThresholds
 from aesynth_pipeline.domain.geography import DEFAULT_POSTCODE_COUNT
 from aesynth_pipeline.domain.modes import MODES
+from aesynth_pipeline.domain.public_domain import (
+    DEFAULT_TIME_IN_AE_EDGES,
+    DomainError,
+    public_domain,
+)
 from aesynth_pipeline.domain.synthesise import DEFAULT_ENGINE, ENGINES, Engine
 
 ENVIRONMENT_VARIABLES = {
@@ -35,8 +41,11 @@ ENVIRONMENT_VARIABLES = {
     "holdout_share": "AESYNTH_HOLDOUT_SHARE",
     "epsilon": "AESYNTH_EPSILON",
     "bn_degree": "AESYNTH_BN_DEGREE",
+    "delta": "AESYNTH_DELTA",
+    "aim_max_model_size_mb": "AESYNTH_AIM_MAX_MODEL_SIZE_MB",
     "engine": "AESYNTH_ENGINE",
     "synthetic_rows": "AESYNTH_SYNTHETIC_ROWS",
+    "time_in_ae_edges": "AESYNTH_TIME_IN_AE_EDGES",
     "modes": "AESYNTH_MODES",
     "association_threshold": "AESYNTH_ASSOCIATION_THRESHOLD",
     "gate_tolerance_1way": "AESYNTH_GATE_TOLERANCE_1WAY",
@@ -57,6 +66,8 @@ _INTEGERS = ("rows", "seed", "postcode_count", "bn_degree", "synthetic_rows")
 _FLOATS = (
     "holdout_share",
     "epsilon",
+    "delta",
+    "aim_max_model_size_mb",
     "association_threshold",
     "gate_tolerance_1way",
     "gate_tolerance_2way",
@@ -85,7 +96,14 @@ class Settings:
     holdout_share: float = 0.2
     epsilon: float = 1.0
     bn_degree: int = 1
+    # AIM's δ: it works under ρ-zCDP, and the ρ it spends is the largest whose guarantee is
+    # (ε, δ)-differential privacy. Its model may grow to this many megabytes of marginals.
+    delta: float = DEFAULT_DELTA
+    aim_max_model_size_mb: float = DEFAULT_MAX_MODEL_SIZE_MB
     synthetic_rows: int | None = None
+    # The bins every synthesiser sees Time in A&E in, as whole-minute edges: the public
+    # domain of the one number in the data (stays outside it are clipped into the end bins).
+    time_in_ae_edges: tuple[int, ...] = DEFAULT_TIME_IN_AE_EDGES
     # Which synthesis modes run (each a description and a synthetic dataset), in the
     # registry's order.
     modes: tuple[str, ...] = MODES
@@ -137,6 +155,16 @@ class Settings:
                 f"{ENVIRONMENT_VARIABLES['bn_degree']} must be at least 1 and below the number of "
                 f"attributes ({len(DEIDENTIFIED_COLUMNS)}), got {self.bn_degree}"
             )
+        if not 0 < self.delta < 1:
+            raise SettingsError(
+                f"{ENVIRONMENT_VARIABLES['delta']} must be between 0 and 1 (exclusive), "
+                f"got {self.delta}"
+            )
+        if not (math.isfinite(self.aim_max_model_size_mb) and self.aim_max_model_size_mb > 0):
+            raise SettingsError(
+                f"{ENVIRONMENT_VARIABLES['aim_max_model_size_mb']} must be a positive number of "
+                f"megabytes, got {self.aim_max_model_size_mb}"
+            )
         if self.engine not in ENGINES:
             raise SettingsError(
                 f"{ENVIRONMENT_VARIABLES['engine']} must be one of {list(ENGINES)}, "
@@ -148,6 +176,15 @@ class Settings:
                 f"{ENVIRONMENT_VARIABLES['modes']} must name one or more of {list(MODES)}, "
                 f"each once, separated by commas; got {','.join(self.modes)!r}"
             )
+        if "aim" in self.modes and self.epsilon == 0:
+            raise SettingsError(
+                f"aim mode cannot run without noise ({ENVIRONMENT_VARIABLES['epsilon']}=0): "
+                f"give a positive ε, or leave aim out of {ENVIRONMENT_VARIABLES['modes']}"
+            )
+        try:
+            public_domain([], self.time_in_ae_edges)
+        except DomainError as problem:
+            raise SettingsError(f"{ENVIRONMENT_VARIABLES['time_in_ae_edges']}: {problem}") from None
         if self.synthetic_rows is not None and self.synthetic_rows < 1:
             raise SettingsError(
                 f"{ENVIRONMENT_VARIABLES['synthetic_rows']} must be at least 1, "
@@ -234,6 +271,13 @@ def _parse(name: str, variable: str, text: str) -> object:
             return float(text)
         except ValueError:
             raise SettingsError(f"{variable} must be a number, got {text!r}") from None
+    if name == "time_in_ae_edges":
+        try:
+            return tuple(int(edge) for edge in text.split(","))
+        except ValueError:
+            raise SettingsError(
+                f"{variable} must be whole minutes separated by commas, got {text!r}"
+            ) from None
     if name == "modes":
         named = [mode.strip() for mode in text.split(",") if mode.strip()]
         # Registry order, whatever order they were named in, so that the same set of modes

@@ -13,6 +13,9 @@ import pytest
 from aesynth_pipeline.assets.keys import DEIDENTIFIED, EVALUATION_REPORT
 from aesynth_pipeline.checks import build_checks
 from aesynth_pipeline.definitions import build_assets, build_resources
+from aesynth_pipeline.domain.deidentify import hospital_pseudonyms
+from aesynth_pipeline.domain.generate import HOSPITALS
+from aesynth_pipeline.domain.public_domain import PublicDomain, public_domain
 from aesynth_pipeline.settings import Settings
 
 DISTRIBUTION_ROWS = 100_000
@@ -20,6 +23,11 @@ DISTRIBUTION_ROWS = 100_000
 # the gate's fidelity bar, and a fixed pseudonym key makes their synthetic data repeatable.
 SMALL_RUN = {"rows": 3_000, "pseudonym_key": "k", "gate_tolerance_1way": 1.0,
              "gate_tolerance_2way": 1.0, "gate_standard_errors": 1_000.0}  # fmt: skip
+
+
+def declared_domain(pseudonym_key: str = "k") -> PublicDomain:
+    """The synthesisers' domain for a lake whose hospital pseudonyms use this key."""
+    return public_domain(hospital_pseudonyms(HOSPITALS, pseudonym_key.encode("utf-8")).values())
 
 
 @dataclass

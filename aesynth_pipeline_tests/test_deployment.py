@@ -16,6 +16,7 @@ from aesynth_pipeline.definitions import (
     build_definitions,
     build_resources,
 )
+from aesynth_pipeline.domain.modes import MODES
 from aesynth_pipeline.schedules import EVERYTHING_JOB
 from aesynth_pipeline.settings import Settings
 
@@ -58,7 +59,7 @@ def test_the_whole_job_runs_through_the_multiprocess_executor(tmp_path, monkeypa
     assert len(starts) == len(steps) > 20
     assert any("multiprocess executor" in (message or "") for message in engine)
     report = pd.read_parquet(tmp_path / "lake" / "evaluation_report.parquet")
-    assert set(report["mode"]) == {"random", "independent", "correlated", "training"}
+    assert set(report["mode"]) == {*MODES, "training"}
 
 
 @pytest.mark.parametrize("url", ["memory://aesynth-test/lake"])

@@ -9,6 +9,7 @@ import dagster as dg
 
 from aesynth_pipeline.assets.keys import EVALUATION_REPORT, description_key, synthetic_key
 from aesynth_pipeline.definitions import build_definitions
+from aesynth_pipeline.domain.modes import modes_using
 from aesynth_pipeline.refresh import refresh_keys, selection_text, stale_keys
 from aesynth_pipeline.settings import Settings
 
@@ -34,6 +35,9 @@ def run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: str | Non
     assert result.success
 
 
+KEYS_OF_A_MODE = (description_key, synthetic_key)
+
+
 def test_changing_epsilon_refreshes_exactly_the_noisy_modes_and_the_report(tmp_path):
     before_change = build_definitions(Settings(data_lake=str(tmp_path), **SMALL_RUN))
     with dg.instance_for_test() as instance:
@@ -45,10 +49,11 @@ def test_changing_epsilon_refreshes_exactly_the_noisy_modes_and_the_report(tmp_p
             Settings(data_lake=str(tmp_path), epsilon=0.5, **SMALL_RUN)
         )
         expected = {
-            description_key("independent"),
-            description_key("correlated"),
-            synthetic_key("independent"),
-            synthetic_key("correlated"),
+            *(
+                key(mode)
+                for mode in modes_using("epsilon")
+                for key in (description_key, synthetic_key)
+            ),
             EVALUATION_REPORT,
         }
         assert refresh_keys(after_change, instance) == expected

@@ -1,10 +1,13 @@
-"""Synthesis on real runs: DataSynthesizer's three modes, their files, seeds and parameters."""
+"""Synthesis on real runs: every mode's files, seeds and parameters, and what a description
+may hold."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pytest
 from DataSynthesizer.DataGenerator import DataGenerator
@@ -21,14 +24,17 @@ from aesynth_pipeline.definitions import build_assets, build_resources
 from aesynth_pipeline.domain.attributes import SynthesisError, bayesian_network
 from aesynth_pipeline.domain.encoding import code_frames, time_bin_edges
 from aesynth_pipeline.domain.fidelity import marginals
-from aesynth_pipeline.domain.modes import MODES
+from aesynth_pipeline.domain.modes import MODE_SPECS, MODES, modes_using
+from aesynth_pipeline.domain.public_domain import codes, time_bins
 from aesynth_pipeline.domain.synthesise import SynthesisParameters, describe, generate
 from aesynth_pipeline.schemas import synthetic_schema
 from aesynth_pipeline.settings import Settings
 
-from .conftest import SMALL_RUN, UP_TO_SYNTHESIS, Run, materialise_pipeline
+from .conftest import SMALL_RUN, UP_TO_SYNTHESIS, Run, declared_domain, materialise_pipeline
 
 ROWS = 6_000
+DOMAIN = declared_domain()
+DATASYNTHESIZER_MODES = [mode for mode in MODES if MODE_SPECS[mode].engine == "datasynthesizer"]
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +70,16 @@ def test_every_synthetic_dataset_has_the_deidentified_schema(run, mode):
     assert run.checks()[(synthetic_key(mode), f"conforms_to_{synthetic_schema(mode).__name__}")]
 
 
-def test_random_mode_draws_time_in_ae_from_0_to_100_as_documented(run):
-    times = run.read("synthetic_random")[c.TIME_IN_AE]
-    assert times.between(0, 100).all() and times.max() > 90 and times.min() < 10
+def test_random_mode_draws_every_value_uniformly_from_its_declared_domain(run):
+    synthetic = run.read("synthetic_random")
+    low, high = DOMAIN.time_bounds
+    assert synthetic[c.TIME_IN_AE].between(low, high).all()
+    # Each stay's bin is drawn uniformly, whatever the data: the long tail bin as often as
+    # any quarter hour.
+    bins = time_bins(synthetic, DOMAIN)
+    assert np.bincount(bins, minlength=len(DOMAIN.values(c.TIME_IN_AE))).min() > 0
+    for column in (c.TREATMENT, c.HOSPITAL_ID, c.AGE_BRACKET):
+        assert set(synthetic[column]) == set(DOMAIN.values(column)), column
 
 
 def test_same_seed_gives_identical_synthetic_data_and_another_seed_different(run, tmp_path):
@@ -83,11 +96,75 @@ def test_same_seed_gives_identical_synthetic_data_and_another_seed_different(run
         assert not run.read(f"synthetic_{mode}").equals(other.read(f"synthetic_{mode}"))
 
 
+# What differential privacy's noise covers: everything else in a description must be public.
+NOISY_FIELDS = {"distribution_probabilities", "conditional_probabilities", "bayesian_network"}
+
+
+def _without_noisy_fields(description: dict) -> dict:
+    return {
+        "meta": description["meta"],
+        "attributes": {
+            name: {field: value for field, value in info.items() if field not in NOISY_FIELDS}
+            for name, info in description["attribute_description"].items()
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("mode", "engine"),
+    [("random", "datasynthesizer"), ("independent", "datasynthesizer"),
+     ("correlated", "datasynthesizer"), ("correlated", "fast")],
+)  # fmt: skip
+def test_a_description_holds_no_exact_fact_of_the_training_data(run, mode, engine):
+    training = run.read("deidentified_train").head(3_000)
+    # Other records: fewer of them, without the longest and the shortest stays.
+    extremes = [training[c.TIME_IN_AE].idxmax(), training[c.TIME_IN_AE].idxmin()]
+    other = training.drop(index=extremes).head(2_000)
+    parameters = SynthesisParameters(mode, 1.0, 1, seed=3, engine=engine, domain=DOMAIN)
+    described, described_other = describe(training, parameters), describe(other, parameters)
+    # Row count, extremes, category lists: nothing but the noisy parts depends on the data.
+    assert _without_noisy_fields(described) == _without_noisy_fields(described_other)
+    assert "num_tuples" not in described["meta"]
+    for column, info in described["attribute_description"].items():
+        assert info["distribution_bins"] == list(DOMAIN.as_json()[column]), column
+    time = described["attribute_description"][c.TIME_IN_AE]
+    assert (time["min"], time["max"]) == (DOMAIN.time_edges[0], DOMAIN.time_edges[-2])
+
+
+def test_an_aim_description_holds_noisy_measurements_and_declared_facts_only(run):
+    training = run.read("deidentified_train").head(3_000)
+    parameters = SynthesisParameters("aim", 1.0, 1, seed=3, domain=DOMAIN)
+    described = describe(training, parameters)
+    assert described["attributes"] == [
+        {"name": column, "size": size}
+        for column, size in zip(c.DEIDENTIFIED_COLUMNS, DOMAIN.sizes, strict=True)
+    ]
+    assert described["privacy"] | {"epsilon": 1.0, "delta": 1e-9} == described["privacy"]
+    # The row count appears nowhere, not even as the model's estimate of it.
+    assert not re.search(rf"(?<![\d.]){len(training)}(?![\d.])", json.dumps(described))
+    exact = codes(training, DOMAIN)
+    standardised = []
+    for measurement in described["measurements"]:
+        positions = [c.DEIDENTIFIED_COLUMNS.index(name) for name in measurement["clique"]]
+        shape = [DOMAIN.sizes[j] for j in positions]
+        counts = np.bincount(
+            np.ravel_multi_index(tuple(exact[:, j] for j in positions), shape),
+            minlength=int(np.prod(shape)),
+        )
+        noise = np.asarray(measurement["noisy_marginal"]) - counts
+        assert (noise != 0).all(), measurement["clique"]
+        standardised.extend(noise / measurement["sigma"])
+    # Noise of the stated scale on every cell of every measurement: no count is exact.
+    assert len(standardised) > 200
+    assert abs(np.mean(standardised)) < 0.2
+    assert 0.85 < np.std(standardised) < 1.15
+
+
 @pytest.mark.parametrize("epsilon", [0.0, 1.0])
 @pytest.mark.parametrize("degree", [1, 2])
 def test_correlated_mode_works_with_and_without_noise_for_k_1_and_2(run, epsilon, degree):
     training = run.read("deidentified_train").head(3_000)
-    parameters = SynthesisParameters("correlated", epsilon, degree, seed=5)
+    parameters = SynthesisParameters("correlated", epsilon, degree, seed=5, domain=DOMAIN)
     description = describe(training, parameters)
     network = bayesian_network(description)
     assert network_problems(description, degree) == []
@@ -96,7 +173,7 @@ def test_correlated_mode_works_with_and_without_noise_for_k_1_and_2(run, epsilon
     synthetic_schema("correlated").validate(synthetic, lazy=True)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", DATASYNTHESIZER_MODES)
 def test_datasynthesizer_generates_from_each_saved_description(run, mode, tmp_path):
     path = run.lake / f"description_{mode}.json"
     assert "np." not in path.read_text()
@@ -160,8 +237,8 @@ def test_only_the_chosen_modes_are_built_synthesised_and_evaluated(tmp_path):
     checks = {name for _, name in run.checks()}
     # Correlated mode's checks go with it: its network, and the rule only it is judged by.
     assert "network_covers_every_attribute" not in checks
-    assert "release_gate_associated_pairs" not in checks
-    assert "release_gate_column_distributions" in checks
+    assert "release_rule_associated_pairs" not in checks
+    assert "release_rule_column_distributions" in checks
     assert run.result.success
 
 
@@ -185,23 +262,25 @@ def test_changing_epsilon_makes_only_the_noisy_modes_stale(tmp_path):
                 recorded = event.asset_materialization.tags["dagster/code_version"]
                 if recorded != assets_def.specs_by_key[key].code_version:
                     stale.add(key.to_user_string())
-    assert len(compared) == 14  # every asset but the evaluation report
+    assert len(compared) == 8 + 2 * len(MODES)  # every asset but the evaluation report
     assert stale == {
-        "description_independent",
-        "description_correlated",
-        "synthetic_independent",
-        "synthetic_correlated",
+        key(mode).to_user_string()
+        for mode in modes_using("epsilon")
+        for key in (description_key, synthetic_key)
     }
 
 
 def test_datasynthesizer_errors_name_the_mode_and_parameters(run):
-    parameters = SynthesisParameters("correlated", 1.0, 1, seed=9)
+    parameters = SynthesisParameters("correlated", 1.0, 1, seed=9, domain=DOMAIN)
     description = json.loads((run.lake / "description_correlated.json").read_text())
     del description["conditional_probabilities"]
     with pytest.raises(SynthesisError, match=r"correlated mode \(epsilon 1.0, k 1, seed 9\)"):
         generate(description, 10, parameters)
     with pytest.raises(SynthesisError, match="k must be at least 1"):
-        describe(run.read("deidentified_train"), SynthesisParameters("correlated", 1.0, 8, 9))
+        describe(
+            run.read("deidentified_train"),
+            SynthesisParameters("correlated", 1.0, 8, 9, domain=DOMAIN),
+        )
 
 
 def test_the_network_check_rejects_missing_attributes_and_extra_parents(run):

@@ -24,8 +24,10 @@ def synthetic_key(mode: str) -> dg.AssetKey:
 DISCLOSURE_RISK = dg.AssetKey("deidentified_disclosure_risk")
 EVALUATION_REPORT = dg.AssetKey("evaluation_report")
 
-# Names the command line reads back from a run (run_outcome.py): the release gate's checks,
-# and the evaluation report's verdict and HTML report in its metadata.
-RELEASE_GATE_CHECK_PREFIX = "release_gate_"
+# Names the command line reads back from a run (run_outcome.py): the release gate's check
+# (and the rules' checks beside it), and the evaluation report's verdict and HTML report in
+# its metadata.
+RELEASE_GATE_CHECK = "release_gate"
+RELEASE_RULE_CHECK_PREFIX = "release_rule_"
 VERDICT_METADATA = "release verdict"
 HTML_REPORT_METADATA = "report (HTML)"

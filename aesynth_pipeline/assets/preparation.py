@@ -86,13 +86,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         time a date and a four-hour range, age a band; genders other than Male and Female are
         removed because so few records carry them.
         """
-        if settings.pseudonym_key:
-            key, key_source = settings.pseudonym_key.encode("utf-8"), "AESYNTH_PSEUDONYM_KEY"
-        else:
-            key, key_source = (
-                lake_pseudonym_key(lake_path(settings.data_lake)),
-                "the lake's raw zone",
-            )
+        key, key_source = pseudonym_key(settings)
         result = deidentify(joined, key, settings.imd_deciles, directory[c.IMD_RANK])
         return dg.Output(
             result.data,
@@ -108,3 +102,10 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         )
 
     return [lsoa_join, hospital_ae_deidentified]
+
+
+def pseudonym_key(settings: Settings) -> tuple[bytes, str]:
+    """The key of the hospital pseudonyms, and where it comes from (never the key itself)."""
+    if settings.pseudonym_key:
+        return settings.pseudonym_key.encode("utf-8"), "AESYNTH_PSEUDONYM_KEY"
+    return lake_pseudonym_key(lake_path(settings.data_lake)), "the lake's raw zone"

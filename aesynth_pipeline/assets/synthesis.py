@@ -1,9 +1,9 @@
 """Synthesis assets: the training / hold-out split, then a DataSynthesizer description and a
 synthetic dataset per mode, all three built by one factory."""
 
-from __future__ import annotations
-
+import os
 import time
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -15,6 +15,7 @@ from aesynth_pipeline.assets.keys import (
     description_key,
     synthetic_key,
 )
+from aesynth_pipeline.assets.preparation import pseudonym_key
 from aesynth_pipeline.assets.source import ZONE
 from aesynth_pipeline.assets.versions import (
     SPLIT_PARAMETERS,
@@ -23,9 +24,12 @@ from aesynth_pipeline.assets.versions import (
     synthetic_version,
 )
 from aesynth_pipeline.domain.attributes import bayesian_network
+from aesynth_pipeline.domain.deidentify import hospital_pseudonyms
 from aesynth_pipeline.domain.document import markdown_table
+from aesynth_pipeline.domain.generate import HOSPITALS
 from aesynth_pipeline.domain.holdout import split_train_holdout
 from aesynth_pipeline.domain.modes import MODE_SPECS, Mode
+from aesynth_pipeline.domain.public_domain import PublicDomain, outside_time_bins, public_domain
 from aesynth_pipeline.domain.synthesise import SynthesisParameters, describe, generate, mode_seed
 from aesynth_pipeline.settings import Settings
 
@@ -67,34 +71,52 @@ def build_synthesis_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     ]
 
 
+def declared_domain(settings: Settings) -> PublicDomain:
+    """The values every synthesiser may see: declared lists, the pseudonyms of the known
+    hospitals, and the Time in A&E bins of the settings."""
+    key, _ = pseudonym_key(settings)
+    return public_domain(hospital_pseudonyms(HOSPITALS, key).values(), settings.time_in_ae_edges)
+
+
 def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
-    parameters = SynthesisParameters(
-        mode=mode,
-        epsilon=settings.epsilon,
-        degree=settings.bn_degree,
-        seed=mode_seed(settings.seed, mode),
-        engine=settings.engine,
-    )
+    def parameters() -> SynthesisParameters:
+        # Built when the asset runs: the hospital pseudonyms need the lake's key.
+        return SynthesisParameters(
+            mode=mode,
+            epsilon=settings.epsilon,
+            degree=settings.bn_degree,
+            seed=mode_seed(settings.seed, mode),
+            engine=settings.engine,
+            domain=declared_domain(settings),
+            delta=settings.delta,
+            max_model_size_mb=settings.aim_max_model_size_mb,
+            compilation_cache=compilation_cache(),
+        )
 
     @dg.asset(
         key=description_key(mode),
         ins={"training": dg.AssetIn(DEIDENTIFIED_TRAIN)},
         io_manager_key="json_io_manager",
         group_name="synthesis",
-        kinds={"datasynthesizer", "json"},
+        kinds={_engine(mode, settings), "json"},
         code_version=description_version(settings, mode),
         description=f"The description of the training data in {mode} mode, by "
-        f"{_describer(parameters)}: {MODE_SPECS[mode].summary}. Saved in DataSynthesizer's own "
-        "JSON format.",
+        f"{_describer(mode, settings)}: {MODE_SPECS[mode].summary}. "
+        f"{_description_format(mode)}, over the declared domain of every attribute.",
     )
-    def description(training: pd.DataFrame) -> dg.Output[dict]:
+    def description(context: dg.AssetExecutionContext, training: pd.DataFrame) -> dg.Output[dict]:
         started = time.perf_counter()
-        result = describe(training, parameters)
+        synthesis = parameters()
+        result = describe(training, synthesis, progress=context.log.info)
+        low, high = synthesis.domain.time_bounds
         metadata = {
             "mode": mode,
-            "attributes": len(result["attribute_description"]),
+            "attributes": len(synthesis.domain.sizes),
             "training rows": len(training),
             "seconds taken": round(time.perf_counter() - started, 2),
+            f"stays outside {low}-{high} minutes, clipped": outside_time_bins(
+                training, synthesis.domain
+            ),
         }
         if mode != "random":
             metadata["epsilon"] = settings.epsilon
@@ -103,6 +125,13 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
             metadata["engine"] = settings.engine
             metadata["Bayesian network"] = dg.MetadataValue.md(
                 _network_markdown(bayesian_network(result))
+            )
+        if mode == "aim":
+            metadata["delta"] = settings.delta
+            metadata["rho (zCDP)"] = result["privacy"]["rho"]
+            metadata["measurements"] = len(result["measurements"])
+            metadata["model cliques"] = dg.MetadataValue.md(
+                "\n".join(f"- {' × '.join(clique)}" for clique in result["model"]["cliques"])
             )
         return dg.Output(result, metadata=metadata)
 
@@ -123,7 +152,7 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
     def synthetic(description: dict, training: pd.DataFrame) -> dg.Output[pd.DataFrame]:
         rows = settings.synthetic_rows or len(training)
         started = time.perf_counter()
-        frame = generate(description, rows, parameters)
+        frame = generate(description, rows, parameters())
         seconds = round(time.perf_counter() - started, 2)
         return dg.Output(
             frame,
@@ -139,10 +168,28 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
     return [description, synthetic]
 
 
-def _describer(parameters: SynthesisParameters) -> str:
-    if parameters.uses_fast_engine:
-        return "the fast engine (DataSynthesizer's PrivBayes algorithm, vectorised)"
-    return "DataSynthesizer"
+def compilation_cache() -> str | None:
+    """Where JAX keeps the programs AIM compiles: in the Dagster instance's folder, so that
+    every run of the instance shares them (none when no instance folder is set)."""
+    home = os.environ.get("DAGSTER_HOME")
+    return str(Path(home) / "jax_compilation_cache") if home else None
+
+
+def _engine(mode: Mode, settings: Settings) -> str:
+    return settings.engine if mode == "correlated" else MODE_SPECS[mode].engine
+
+
+def _describer(mode: Mode, settings: Settings) -> str:
+    return {
+        "fast": "the fast engine (DataSynthesizer's PrivBayes algorithm, vectorised)",
+        "mbi": "AIM on mbi (private-pgm)",
+    }.get(_engine(mode, settings), "DataSynthesizer")
+
+
+def _description_format(mode: Mode) -> str:
+    if mode == "aim":
+        return "JSON holding the noisy measurements, the privacy ledger and the model's cliques"
+    return "Saved in DataSynthesizer's own JSON format"
 
 
 def _network_markdown(network: list[tuple[str, list[str]]]) -> str:

@@ -15,6 +15,8 @@ LOGIC_VERSION = "2"
 
 DEIDENTIFIED_PARAMETERS = ("rows", "seed", "imd_deciles", "pseudonym_key")
 SPLIT_PARAMETERS = (*DEIDENTIFIED_PARAMETERS, "holdout_share")
+# What every mode's description depends on besides its own parameters: the declared domain.
+DOMAIN_PARAMETERS = ("time_in_ae_edges",)
 EVALUATION_PARAMETERS = ("association_threshold",)
 GATE_PARAMETERS = ("gate_tolerance_1way", "gate_tolerance_2way", "gate_standard_errors")
 
@@ -30,11 +32,19 @@ def code_version(settings: Settings, *parameters: str) -> str:
 
 
 def description_version(settings: Settings, mode: str) -> str:
-    return code_version(settings, *SPLIT_PARAMETERS, *MODE_SPECS[mode].parameters)
+    return code_version(
+        settings, *SPLIT_PARAMETERS, *DOMAIN_PARAMETERS, *MODE_SPECS[mode].parameters
+    )
 
 
 def synthetic_version(settings: Settings, mode: str) -> str:
-    return code_version(settings, *SPLIT_PARAMETERS, *MODE_SPECS[mode].parameters, "synthetic_rows")
+    return code_version(
+        settings,
+        *SPLIT_PARAMETERS,
+        *DOMAIN_PARAMETERS,
+        *MODE_SPECS[mode].parameters,
+        "synthetic_rows",
+    )
 
 
 def evaluation_version(settings: Settings) -> str:
@@ -42,6 +52,7 @@ def evaluation_version(settings: Settings) -> str:
     return code_version(
         settings,
         *SPLIT_PARAMETERS,
+        *DOMAIN_PARAMETERS,
         "modes",
         *every_mode,
         "synthetic_rows",

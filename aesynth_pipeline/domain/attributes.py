@@ -14,13 +14,18 @@ import pandas as pd
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, IMD_DECILE, TIME_IN_AE
 
-# As the seed tutorial's synthesis step: time in A&E is a number, everything else a category.
+# Description fields that hold exact facts about the training data and that no generator
+# reads: removed before a description is saved.
+UNPUBLISHED_META = ("num_tuples",)
+
+# Every attribute is a category over its declared domain (see public_domain.py), Time in
+# A&E by the left edge of its bin: a number the engines never see more precisely.
 INTEGER_ATTRIBUTES = (TIME_IN_AE, IMD_DECILE)
 ATTRIBUTE_DATATYPES = {
     column: "Integer" if column in INTEGER_ATTRIBUTES else "String"
     for column in DEIDENTIFIED_COLUMNS
 }
-ATTRIBUTE_IS_CATEGORICAL = {column: column != TIME_IN_AE for column in DEIDENTIFIED_COLUMNS}
+ATTRIBUTE_IS_CATEGORICAL = dict.fromkeys(DEIDENTIFIED_COLUMNS, True)
 ATTRIBUTE_IS_CANDIDATE_KEY = dict.fromkeys(DEIDENTIFIED_COLUMNS, False)
 
 

@@ -37,6 +37,7 @@ from aesynth_pipeline.columns import (
     TIME_IN_AE,
     TREATMENT,
 )
+from aesynth_pipeline.domain.generate import HOSPITALS
 from aesynth_pipeline.domain.geography import ENGLISH_LSOA_COUNT
 
 # Left-closed bands: "0-17" holds ages 0 to 17 and "18-24" starts at 18.
@@ -169,7 +170,9 @@ def deidentify(
             f"unknown IMD decile method {imd_decile_method!r}; use one of {IMD_DECILE_METHODS}"
         )
     kept = joined[GENDER].isin(KEPT_GENDERS).to_numpy()
-    pseudonyms = hospital_pseudonyms(joined[HOSPITAL].unique(), pseudonym_key)
+    # The known hospital list too, so each hospital's ID is the one the synthesisers' declared
+    # domain holds, whichever hospitals this data happens to include.
+    pseudonyms = hospital_pseudonyms({*HOSPITALS, *joined[HOSPITAL].unique()}, pseudonym_key)
     data = pd.DataFrame(
         {
             TIME_IN_AE: joined[TIME_IN_AE].astype("int64"),

@@ -22,7 +22,7 @@ from aesynth_pipeline.domain.metrics import (
     metric_value,
     synthetic_modes,
 )
-from aesynth_pipeline.domain.modes import Promise
+from aesynth_pipeline.domain.modes import PROMISE_WORDS, Promise
 
 
 @dataclass(frozen=True)
@@ -201,8 +201,14 @@ class ModeVerdict:
 
 @dataclass(frozen=True)
 class Recommendation:
+    """The mode to release, or None: the release is then blocked."""
+
     mode: str | None
     reason: str
+    # What the released dataset must keep: the most any mode that ran promises.
+    required: Promise
+    # Per mode that could have been released but broke a rule, why (one line each).
+    blocked_by: tuple[str, ...] = ()
 
 
 def mode_verdicts(
@@ -252,19 +258,30 @@ def _kept_and_lost(rules: pd.DataFrame, judged: pd.DataFrame) -> tuple[str, str]
 
 
 def recommendation(verdicts: list[ModeVerdict]) -> Recommendation:
-    """The most faithful mode that passes every rule, or none, with the reason."""
-    passing = [verdict for verdict in verdicts if verdict.passed]
+    """The most faithful mode that passes every rule and keeps what the most ambitious mode
+    that ran promises, or none (a blocked release), with the reasons.
+
+    A mode that promises less is no fallback: when every mode that keeps relations breaks a
+    rule, releasing one that drops them would not be the dataset asked for.
+    """
+    required = max(verdict.promise for verdict in verdicts)
+    candidates = [verdict for verdict in verdicts if verdict.promise >= required]
+    passing = [verdict for verdict in candidates if verdict.passed]
+    blocked_by = tuple(
+        f"{verdict.mode} mode: {line}" for verdict in candidates for line in verdict.failed
+    )
     if not passing:
-        failures = "; ".join(
-            f"{verdict.mode} mode fails {', '.join(line.split(':')[0] for line in verdict.failed)}"
-            for verdict in verdicts
+        weaker = [verdict.mode for verdict in verdicts if verdict.passed]
+        reason = (
+            f"no mode that keeps {PROMISE_WORDS[required]} passes every rule that applies to it"
+            + (f" ({', '.join(weaker)} mode keeps less)" if weaker else "")
         )
-        return Recommendation(None, f"no mode passes every rule that applies to it: {failures}")
+        return Recommendation(None, reason, required, blocked_by)
     best = min(passing, key=lambda verdict: verdict.fidelity_excess)
     others = ", ".join(verdict.mode for verdict in passing if verdict is not best)
     reason = (
-        f"the most faithful of the modes that pass every rule that applies to them (mean "
-        f"excess over the floor {best.fidelity_excess:.3f}"
+        f"the most faithful of the modes that keep {PROMISE_WORDS[required]} and pass every "
+        f"rule (mean excess over the floor {best.fidelity_excess:.3f}"
         + (f"; also passing: {others})" if others else ")")
     )
-    return Recommendation(best.mode, reason)
+    return Recommendation(best.mode, reason, required, blocked_by)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal
 
-Mode = Literal["random", "independent", "correlated"]
+Mode = Literal["random", "independent", "correlated", "aim"]
 
 
 class Promise(IntEnum):
@@ -38,6 +38,8 @@ class ModeSpec:
     # The pipeline parameters (settings) the mode's description depends on, beyond the
     # training data: they enter the code versions of its assets.
     parameters: tuple[str, ...]
+    # The package that fits the description (correlated mode's is the `engine` setting).
+    engine: str = "datasynthesizer"
 
 
 MODE_SPECS: dict[Mode, ModeSpec] = {
@@ -63,6 +65,14 @@ MODE_SPECS: dict[Mode, ModeSpec] = {
             Promise.RELATIONS,
             ("epsilon", "bn_degree", "engine"),
         ),
+        ModeSpec(
+            "aim",
+            "AIM, an adaptive and iterative mechanism that measures the 1-way and 2-way "
+            "marginals worth measuring with Gaussian noise and fits a graphical model to them",
+            Promise.RELATIONS,
+            ("epsilon", "delta", "aim_max_model_size_mb"),
+            engine="mbi",
+        ),
     )
 }
 MODES: tuple[Mode, ...] = tuple(MODE_SPECS)
@@ -71,3 +81,8 @@ MODES: tuple[Mode, ...] = tuple(MODE_SPECS)
 def promises() -> dict[str, Promise]:
     """Each mode's promise, by mode name: what the release rules judge it by."""
     return {name: spec.promise for name, spec in MODE_SPECS.items()}
+
+
+def modes_using(parameter: str) -> tuple[Mode, ...]:
+    """The modes whose descriptions depend on a parameter: those a change of it makes stale."""
+    return tuple(name for name, spec in MODE_SPECS.items() if parameter in spec.parameters)

@@ -12,9 +12,10 @@ It reads and writes DataSynthesizer's description format unchanged, so either en
 generator accepts either engine's description. The steps, and the DataSynthesizer function
 each one mirrors:
 
-- binning and 1-way distributions: `AbstractAttribute.infer_distribution` (20 equal-width
-  bins for a non-categorical number, the sorted categories otherwise), with the Laplace noise
-  of `inject_laplace_noise` at the full ε, which DataSynthesizer applies in correlated mode too;
+- binning and 1-way distributions: `AbstractAttribute.infer_distribution` over the declared
+  domain (DataSynthesizer's categorical domain file; Time in A&E by its bins), sorted, with
+  the Laplace noise of `inject_laplace_noise` at the full ε, which DataSynthesizer applies in
+  correlated mode too;
 - the network: `PrivBayes.greedy_bayes` with `exponential_mechanism` at ε/2;
 - the conditional tables: `construct_noisy_conditional_distributions` at ε/2.
 
@@ -40,15 +41,17 @@ from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
 from aesynth_pipeline.domain import information
 from aesynth_pipeline.domain.attributes import (
     ATTRIBUTE_DATATYPES,
-    ATTRIBUTE_IS_CATEGORICAL,
     SynthesisError,
     as_deidentified_frame,
     bayesian_network,
     require_deidentified_columns,
 )
+from aesynth_pipeline.domain.public_domain import (
+    PublicDomain,
+    with_time_binned,
+    with_time_in_bins,
+)
 
-# DataDescriber's default number of histogram bins for a non-categorical number.
-HISTOGRAM_BINS = 20
 # A conditional table larger than this would not fit in memory, nor its JSON on disk.
 MAX_TABLE_CELLS = 2**27
 
@@ -59,19 +62,21 @@ def describe_correlated(
     degree: int,
     seed: int,
     *,
+    domain: PublicDomain,
     root: str | None = None,
 ) -> dict[str, Any]:
-    """DataSynthesizer's correlated-mode description of `training`, as a JSON-ready dict.
+    """DataSynthesizer's correlated-mode description of `training` over the declared
+    `domain`, as a JSON-ready dict, without the row count.
 
     `degree` is k, the most parents an attribute may have; `epsilon` is the differential-privacy
     budget (0 = no noise). The network's root is drawn at random, as DataSynthesizer draws it,
     unless `root` names it. The same seed gives the same description.
     """
     _validate_training(training, epsilon, degree, root)
-    frame = training[DEIDENTIFIED_COLUMNS]
+    frame = with_time_binned(training[DEIDENTIFIED_COLUMNS], domain)
     marginal_rng, network_rng, table_rng = np.random.default_rng(seed).spawn(3)
 
-    attribute_description, encoded = encode_training(frame)
+    attribute_description, encoded = encode_training(frame, domain)
     if epsilon > 0:
         _add_marginal_noise(attribute_description, len(frame), epsilon, marginal_rng)
 
@@ -85,7 +90,6 @@ def describe_correlated(
     conditionals = noisy_conditional_distributions(network, encoded, epsilon / 2, table_rng)
     return {
         "meta": {
-            "num_tuples": len(frame),
             "num_attributes": len(DEIDENTIFIED_COLUMNS),
             "num_attributes_in_BN": len(DEIDENTIFIED_COLUMNS),
             "all_attributes": list(DEIDENTIFIED_COLUMNS),
@@ -102,19 +106,22 @@ def describe_correlated(
     }
 
 
-def generate_correlated(description: dict[str, Any], rows: int, seed: int) -> pd.DataFrame:
+def generate_correlated(
+    description: dict[str, Any], rows: int, seed: int, *, domain: PublicDomain
+) -> pd.DataFrame:
     """`rows` synthetic records from a correlated-mode description written by either engine,
-    with the de-identified columns and dtypes. The same seed gives the same records."""
+    with the de-identified columns and dtypes, each stay drawn within its bin of `domain`.
+    The same seed gives the same records."""
     if rows < 1:
         raise SynthesisError(f"rows to synthesise must be at least 1, got {rows}")
     code_rng, value_rng = np.random.default_rng(seed).spawn(2)
     codes = generate_encoded(description, rows, code_rng)
     attributes = description["attribute_description"]
     values = {
-        column: _values_from_bins(attributes[column], codes[column], value_rng)
+        column: _values_from_bins(attributes[column], codes[column])
         for column in DEIDENTIFIED_COLUMNS
     }
-    return as_deidentified_frame(pd.DataFrame(values))
+    return as_deidentified_frame(with_time_in_bins(pd.DataFrame(values), domain, value_rng))
 
 
 def generate_encoded(
@@ -163,54 +170,50 @@ def _validate_training(
         raise SynthesisError(f"the root {root!r} is not one of {DEIDENTIFIED_COLUMNS}")
 
 
-def encode_training(training: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
+def encode_training(
+    training: pd.DataFrame, domain: PublicDomain
+) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
     """Each attribute's description before noise, and the (rows × attributes) array of bin
     indices that DataSynthesizer's `encode_dataset_into_binning_indices` would compute, with
-    the attributes in `DEIDENTIFIED_COLUMNS` order."""
+    the attributes in `DEIDENTIFIED_COLUMNS` order. `training` holds Time in A&E by the left
+    edges of its bins (`public_domain.with_time_binned`)."""
     attribute_description, codes = {}, []
     for column in DEIDENTIFIED_COLUMNS:
-        described, column_codes = _describe_attribute(training[column])
+        described, column_codes = _describe_attribute(training[column], domain.values(column))
         attribute_description[column] = described
         codes.append(column_codes)
     # Column-major, because every step reads whole attributes.
     return attribute_description, np.asfortranarray(np.column_stack(codes))
 
 
-def _describe_attribute(values: pd.Series) -> tuple[dict[str, Any], np.ndarray]:
-    """One attribute's DataSynthesizer description (before noise) and its bin index per row."""
+def _describe_attribute(values: pd.Series, declared: tuple) -> tuple[dict[str, Any], np.ndarray]:
+    """One attribute's DataSynthesizer description (before noise) over its declared values,
+    and its bin index per row, as DataSynthesizer describes a categorical attribute given
+    its domain."""
     name = str(values.name)
     datatype = ATTRIBUTE_DATATYPES[name]
-    categorical = ATTRIBUTE_IS_CATEGORICAL[name]
-    if categorical:
-        # DataSynthesizer sorts the categories (numbers numerically, strings as text).
-        typed = values.astype("int64") if datatype == "Integer" else values.astype(str)
-        codes, categories = pd.factorize(typed, sort=True)
-        counts = np.bincount(codes, minlength=len(categories))
-        bins = categories.tolist()
-        if datatype == "Integer":
-            low, high = int(typed.min()), int(typed.max())
-        else:
-            # A string attribute's min and max are the lengths of its shortest and longest value.
-            lengths = [len(category) for category in bins]
-            low, high = min(lengths), max(lengths)
-    elif datatype == "Integer":
-        numbers = values.to_numpy(dtype="int64")
-        low, high = int(numbers.min()), int(numbers.max())
-        counts, edges = np.histogram(numbers, bins=HISTOGRAM_BINS, range=(low, high))
-        bins = edges[:-1].tolist()
-        # As DataSynthesizer encodes: the last left edge at or below the value (bisect_right).
-        codes = np.searchsorted(edges[:-1], numbers, side="right") - 1
+    codes = pd.Index(declared).get_indexer(values)
+    outside = int((codes < 0).sum())
+    if outside:
+        raise SynthesisError(
+            f"{name}: {outside} record(s) hold a value outside its declared domain"
+        )
+    counts = np.bincount(codes, minlength=len(declared))
+    if datatype == "Integer":
+        low, high = int(min(declared)), int(max(declared))
     else:
-        raise SynthesisError(f"{name}: non-categorical {datatype} attributes are not supported")
+        # A string attribute's min and max are the lengths of its shortest and longest value.
+        lengths = [len(value) for value in declared]
+        low, high = min(lengths), max(lengths)
     description = {
         "name": name,
         "data_type": datatype,
-        "is_categorical": categorical,
+        "is_categorical": True,
         "is_candidate_key": False,
         "min": low,
         "max": high,
         "missing_rate": 0.0,
-        "distribution_bins": bins,
+        "distribution_bins": [int(v) if datatype == "Integer" else str(v) for v in declared],
         "distribution_probabilities": _normalise(counts.astype(float)).tolist(),
     }
     return description, codes.astype(np.int64)
@@ -464,9 +467,9 @@ def _validate_description(description: dict[str, Any]) -> None:
         info = attributes.get(column)
         if info is None:
             raise SynthesisError(f"the description has no attribute description for {column!r}")
-        if not info["is_categorical"] and info["data_type"] not in ("Integer", "Float"):
+        if not info["is_categorical"]:
             raise SynthesisError(
-                f"{column}: non-categorical {info['data_type']} attributes are not supported"
+                f"{column}: every attribute must be a category over its declared domain"
             )
         if column not in description["conditional_probabilities"]:
             raise SynthesisError(f"the description has no conditional probabilities for {column}")
@@ -542,16 +545,8 @@ def _sample_by_group(table: np.ndarray, group: np.ndarray, rng: np.random.Genera
     return sampled
 
 
-def _values_from_bins(
-    info: dict[str, Any], codes: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Values for bin indices, as DataSynthesizer's `sample_values_from_binning_indices`:
-    the category itself, or a number drawn uniformly within the bin (the last bin ends at the
-    attribute's max)."""
-    if info["is_categorical"]:
-        # An object array hands out the same category objects instead of new strings.
-        return np.asarray(info["distribution_bins"], dtype=object)[codes]
-    bins = np.asarray(info["distribution_bins"])
-    edges = np.append(bins.astype(float), float(info["max"]))
-    low, high = edges[codes], edges[codes + 1]
-    return low + (high - low) * rng.random(len(codes))
+def _values_from_bins(info: dict[str, Any], codes: np.ndarray) -> np.ndarray:
+    """Values for bin indices, as DataSynthesizer's `sample_values_from_binning_indices` gives
+    them for a categorical attribute: the bin's value itself (for Time in A&E, its left edge)."""
+    # An object array hands out the same category objects instead of new strings.
+    return np.asarray(info["distribution_bins"], dtype=object)[codes]

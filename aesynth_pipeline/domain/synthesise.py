@@ -1,9 +1,11 @@
-"""Synthetic data with DataSynthesizer, in its random, independent and correlated modes.
+"""Synthetic data in every mode: one `describe` and one `generate` for all of them.
 
-This is the one module that talks to DataSynthesizer. It works around the package's defects
-(see the notes at each workaround) without patching it, and hands the rest of the pipeline
-plain DataFrames and plain JSON-ready dictionaries. Correlated mode can instead run on the
-"fast" engine (`privbayes.py`): the same algorithm and description format, vectorised.
+Random, independent and correlated modes run DataSynthesizer; this is the one module that
+talks to it. It works around the package's defects (see the notes at each workaround) without
+patching it, and hands the rest of the pipeline plain DataFrames and plain JSON-ready
+dictionaries. Correlated mode can instead run on the "fast" engine (`privbayes.py`): the same
+algorithm and description format, vectorised. AIM mode runs `aim.py` on mbi, over the codes
+of the declared domain.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import multiprocessing
 import re
 import signal
+import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,25 +29,29 @@ from DataSynthesizer.DataDescriber import DataDescriber
 from DataSynthesizer.DataGenerator import DataGenerator
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
-from aesynth_pipeline.domain import privbayes
+from aesynth_pipeline.domain import aim, privbayes
 from aesynth_pipeline.domain.attributes import (
     ATTRIBUTE_DATATYPES,
     ATTRIBUTE_IS_CANDIDATE_KEY,
     ATTRIBUTE_IS_CATEGORICAL,
+    UNPUBLISHED_META,
     SynthesisError,
     as_deidentified_frame,
     require_deidentified_columns,
 )
 from aesynth_pipeline.domain.modes import MODES, Mode
+from aesynth_pipeline.domain.public_domain import (
+    PublicDomain,
+    codes,
+    from_codes,
+    with_time_binned,
+    with_time_in_bins,
+)
 
 # Who runs correlated mode: DataSynthesizer itself, or the vectorised re-implementation.
 Engine = Literal["datasynthesizer", "fast"]
 ENGINES: tuple[Engine, ...] = ("datasynthesizer", "fast")
 DEFAULT_ENGINE: Engine = "datasynthesizer"
-
-# DataSynthesizer's random mode draws non-categorical integers uniformly from this range,
-# whatever the data's own range (its documented behaviour).
-RANDOM_MODE_INTEGER_RANGE = (0, 100)
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,13 @@ class SynthesisParameters:
     seed: int
     # Used by correlated mode only; random and independent modes always run DataSynthesizer.
     engine: Engine = DEFAULT_ENGINE
+    # The values every attribute may take, declared rather than read from the data.
+    domain: PublicDomain = field(kw_only=True, repr=False)
+    # Used by AIM mode only: its δ, its model's size limit, and where JAX keeps the programs
+    # it compiles, so that a later run in a new process need not compile them again.
+    delta: float = field(default=aim.DEFAULT_DELTA, kw_only=True)
+    max_model_size_mb: float = field(default=aim.DEFAULT_MAX_MODEL_SIZE_MB, kw_only=True)
+    compilation_cache: str | None = field(default=None, kw_only=True, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -68,6 +83,8 @@ class SynthesisParameters:
             return f"random mode (seed {self.seed})"
         if self.mode == "independent":
             return f"independent mode (epsilon {self.epsilon}, seed {self.seed})"
+        if self.mode == "aim":
+            return f"aim mode (epsilon {self.epsilon}, delta {self.delta}, seed {self.seed})"
         return (
             f"correlated mode (epsilon {self.epsilon}, k {self.degree}, seed {self.seed}) "
             f"on the {self.engine} engine"
@@ -79,17 +96,27 @@ def mode_seed(seed: int, mode: Mode) -> int:
     return int(np.random.SeedSequence([seed, 4, MODES.index(mode)]).generate_state(1)[0])
 
 
-def describe(training: pd.DataFrame, parameters: SynthesisParameters) -> dict[str, Any]:
-    """DataSynthesizer's description of `training` in the given mode, as a JSON-ready dict.
+def describe(
+    training: pd.DataFrame,
+    parameters: SynthesisParameters,
+    progress: aim.Progress | None = None,
+) -> dict[str, Any]:
+    """The description of `training` in the given mode, as a JSON-ready dict: AIM's (see
+    `aim.fit_aim`; `progress` hears of each round), or DataSynthesizer's.
 
-    The result is exactly what DataSynthesizer would save, except that the conditional
-    probability keys are plain integer lists, so any DataGenerator can read the file.
+    Every attribute is described over its declared domain (`parameters.domain`, given to
+    DataSynthesizer as its categorical domain file), Time in A&E by its bins. The result is
+    what DataSynthesizer would save, except that the conditional probability keys are plain
+    integer lists, so any DataGenerator can read the file, and that the row count is left out.
     """
+    if parameters.mode == "aim":
+        return _describe_aim(training, parameters, progress)
     if parameters.uses_fast_engine:
-        with _fast_engine_errors(parameters):
+        with _engine_errors(parameters, "the fast engine"):
             return privbayes.describe_correlated(
-                training, parameters.epsilon, parameters.degree, parameters.seed
-            )
+                training, parameters.epsilon, parameters.degree, parameters.seed,
+                domain=parameters.domain,
+            )  # fmt: skip
     require_deidentified_columns(training)
     if parameters.mode == "correlated" and not 1 <= parameters.degree < len(training.columns):
         raise SynthesisError(
@@ -97,16 +124,25 @@ def describe(training: pd.DataFrame, parameters: SynthesisParameters) -> dict[st
             f"({len(training.columns)})"
         )
     describer = DataDescriber()
-    options = {
-        "attribute_to_datatype": ATTRIBUTE_DATATYPES,
-        "attribute_to_is_categorical": ATTRIBUTE_IS_CATEGORICAL,
-        "attribute_to_is_candidate_key": dict(ATTRIBUTE_IS_CANDIDATE_KEY),
-        "seed": parameters.seed,
-    }
-    with tempfile.TemporaryDirectory() as folder, _quiet(parameters), _pool_workers_end_quietly():
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        _quiet(parameters),
+        _pool_workers_end_quietly(),
+        _pool_workers_not_forked_from_jax(),
+    ):
         # The describers read a CSV file, not a DataFrame; the column order is fixed here.
         csv_path = Path(folder) / "training.csv"
-        training[DEIDENTIFIED_COLUMNS].to_csv(csv_path, index=False)
+        binned = with_time_binned(training[DEIDENTIFIED_COLUMNS], parameters.domain)
+        binned.to_csv(csv_path, index=False)
+        domain_path = Path(folder) / "domain.json"
+        domain_path.write_text(json.dumps(parameters.domain.as_json()))
+        options = {
+            "attribute_to_datatype": ATTRIBUTE_DATATYPES,
+            "attribute_to_is_categorical": ATTRIBUTE_IS_CATEGORICAL,
+            "attribute_to_is_candidate_key": dict(ATTRIBUTE_IS_CANDIDATE_KEY),
+            "categorical_attribute_domain_file": str(domain_path),
+            "seed": parameters.seed,
+        }
         if parameters.mode == "random":
             describer.describe_dataset_in_random_mode(str(csv_path), **options)
         elif parameters.mode == "independent":
@@ -118,6 +154,8 @@ def describe(training: pd.DataFrame, parameters: SynthesisParameters) -> dict[st
                 str(csv_path), k=parameters.degree, epsilon=parameters.epsilon, **options
             )
     description = _with_plain_integer_keys(describer.data_description)
+    for name in UNPUBLISHED_META:
+        description["meta"].pop(name, None)
     # Round-trip through JSON so the dict holds exactly what the saved file will.
     return json.loads(json.dumps(description))
 
@@ -128,18 +166,27 @@ def generate(
     """`rows` synthetic records from a description, with the de-identified columns and dtypes."""
     if rows < 1:
         raise SynthesisError(f"{parameters}: rows to synthesise must be at least 1, got {rows}")
+    if parameters.mode == "aim":
+        with _engine_errors(parameters, "AIM"):
+            generated = from_codes(
+                aim.generate_aim(description, rows, parameters.seed), parameters.domain
+            )
+        minutes_rng = np.random.default_rng(np.random.SeedSequence([parameters.seed, 1]))
+        return as_deidentified_frame(with_time_in_bins(generated, parameters.domain, minutes_rng))
     if parameters.uses_fast_engine:
-        with _fast_engine_errors(parameters):
-            return privbayes.generate_correlated(description, rows, parameters.seed)
+        with _engine_errors(parameters, "the fast engine"):
+            return privbayes.generate_correlated(
+                description, rows, parameters.seed, domain=parameters.domain
+            )
     generator = DataGenerator()
     with tempfile.TemporaryDirectory() as folder, _quiet(parameters):
         # The generators read the description from a file, not a dict.
         description_path = Path(folder) / "description.json"
         description_path.write_text(json.dumps(description))
         if parameters.mode == "random":
-            low, high = RANDOM_MODE_INTEGER_RANGE
+            # Every attribute is categorical: each value is drawn uniformly from its domain.
             generator.generate_dataset_in_random_mode(
-                rows, str(description_path), seed=parameters.seed, minimum=low, maximum=high
+                rows, str(description_path), seed=parameters.seed
             )
         elif parameters.mode == "independent":
             generator.generate_dataset_in_independent_mode(
@@ -149,7 +196,31 @@ def generate(
             generator.generate_dataset_in_correlated_attribute_mode(
                 rows, str(description_path), seed=parameters.seed
             )
-    return as_deidentified_frame(generator.synthetic_dataset)
+    # A stay within its bin is drawn here, by post-processing: DataSynthesizer draws the bin.
+    minutes_rng = np.random.default_rng(np.random.SeedSequence([parameters.seed, 1]))
+    return as_deidentified_frame(
+        with_time_in_bins(generator.synthetic_dataset, parameters.domain, minutes_rng)
+    )
+
+
+def _describe_aim(
+    training: pd.DataFrame, parameters: SynthesisParameters, progress: aim.Progress | None
+) -> dict[str, Any]:
+    require_deidentified_columns(training)
+    with _engine_errors(parameters, "AIM"):
+        rho = aim.zcdp_rho(parameters.epsilon, parameters.delta)
+        description = aim.fit_aim(
+            codes(training, parameters.domain),
+            parameters.domain.sizes,
+            DEIDENTIFIED_COLUMNS,
+            rho,
+            parameters.seed,
+            max_model_size_mb=parameters.max_model_size_mb,
+            progress=progress,
+            cache_dir=parameters.compilation_cache,
+        )
+    description["privacy"].update(epsilon=parameters.epsilon, delta=parameters.delta)
+    return description
 
 
 _NUMPY_SCALAR = re.compile(r"np\.\w+\((-?\d+)\)")
@@ -189,14 +260,34 @@ def _quiet(parameters: SynthesisParameters):
 
 
 @contextlib.contextmanager
-def _fast_engine_errors(parameters: SynthesisParameters):
-    """Name the mode and parameters in any failure of the fast engine."""
+def _engine_errors(parameters: SynthesisParameters, engine: str):
+    """Name the mode and parameters in any failure of one of our own engines."""
     try:
         yield
     except SynthesisError as error:
         raise SynthesisError(f"{parameters}: {error}") from error
     except (KeyError, IndexError, TypeError, ValueError) as error:
-        raise SynthesisError(f"the fast engine failed in {parameters}: {error!r}") from error
+        raise SynthesisError(f"{engine} failed in {parameters}: {error!r}") from error
+
+
+@contextlib.contextmanager
+def _pool_workers_not_forked_from_jax():
+    """Start the correlated describer's pool workers fresh ("spawn") once JAX has run in
+    this process (AIM mode, in a run that executes every step in one process).
+
+    JAX keeps a pool of threads; a process forked from a multithreaded one may deadlock on a
+    lock one of them held. (Not a fork server: it would outlive the call, and the processes
+    later forked from it would inherit the environment of this moment.)
+    """
+    if "jax" not in sys.modules:
+        yield
+        return
+    previous = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method("spawn", force=True)
+    try:
+        yield
+    finally:
+        multiprocessing.set_start_method(previous, force=True)
 
 
 @contextlib.contextmanager
