@@ -23,7 +23,13 @@ from aesynth_pipeline.domain.fidelity import marginal_figures, marginals
 from aesynth_pipeline.domain.holdout import split_train_holdout
 from aesynth_pipeline.domain.modes import MODES
 from aesynth_pipeline.domain.public_domain import with_time_binned
-from aesynth_pipeline.domain.synthesise import Engine, SynthesisParameters, describe, generate
+from aesynth_pipeline.domain.synthesise import (
+    DATASYNTHESIZER_CORRELATED_SHARE,
+    Engine,
+    SynthesisParameters,
+    describe,
+    generate,
+)
 from aesynth_pipeline.schemas import synthetic_schema
 from aesynth_pipeline.settings import Settings
 
@@ -104,7 +110,15 @@ def test_without_noise_the_description_is_datasynthesizers(training, noiseless_r
     root = expected["bayesian_network"][0][1][0]
     ours = json.loads(
         json.dumps(
-            privbayes.describe_correlated(training, 0.0, degree, seed=3, root=root, domain=DOMAIN)
+            privbayes.describe_correlated(
+                training,
+                0.0,
+                degree,
+                seed=3,
+                root=root,
+                domain=DOMAIN,
+                accounting="datasynthesizer",
+            )  # fmt: skip
         )
     )
     assert ours["meta"] == expected["meta"]
@@ -187,26 +201,26 @@ def test_noise_scales_and_noisy_tables_are_datasynthesizers(training, monkeypatc
     reference = describe(training, _parameters("datasynthesizer", epsilon=1.0, degree=2))
     monkeypatch.undo()
 
-    rows, degree = len(training), 2
+    # DataSynthesizer is given its share of ε, and one public record (see synthesise.py).
+    rows, degree, given = len(training) + 1, 2, DATASYNTHESIZER_CORRELATED_SHARE
     bins = {
         name: len(info["distribution_bins"])
         for name, info in reference["attribute_description"].items()
     }
-    # DataSynthesizer's tables span the codes the data holds, up to the highest one seen,
-    # not every declared bin; the engine does the same.
-    _, codes = privbayes.encode_training(with_time_binned(training, DOMAIN), DOMAIN)
-    seen = dict(zip(c.DEIDENTIFIED_COLUMNS, (codes.max(axis=0) + 1).tolist(), strict=True))
+    # DataSynthesizer's tables span the codes the data holds, up to the highest one seen:
+    # with the public record of every last value, the whole declared domain.
+    seen = dict(zip(c.DEIDENTIFIED_COLUMNS, DOMAIN.sizes, strict=True))
     network = reference["bayesian_network"]
     first_table = [network[0][1][0], *(child for child, _ in network[:degree])]
     expected = [
-        *((privbayes.marginal_noise_scale(rows, ATTRIBUTES, 1.0), bins[name]) for name in bins),
+        *((privbayes.marginal_noise_scale(rows, ATTRIBUTES, given), bins[name]) for name in bins),
         (
-            privbayes.table_noise_scale(ATTRIBUTES, degree + 1, 0.5),
+            privbayes.table_noise_scale(ATTRIBUTES, degree + 1, given / 2),
             int(np.prod([seen[name] for name in first_table])),
         ),
         *(
             (
-                privbayes.table_noise_scale(ATTRIBUTES, len(parents) + 1, 0.5),
+                privbayes.table_noise_scale(ATTRIBUTES, len(parents) + 1, given / 2),
                 int(np.prod([seen[name] for name in [*parents, child]])),
             )
             for child, parents in network[degree:]
@@ -260,21 +274,43 @@ def test_with_noise_synthetic_data_are_as_faithful_as_datasynthesizers(training)
     compared exactly by the tests above. Fixed seeds: the outcome is the same on every run.
     """
     degree = 1  # DataSynthesizer generates k = 2 far more slowly, from a per-combination filter.
-    distances = {}
-    for engine, seeds in (("datasynthesizer", range(100, 108)), ("fast", range(200, 224))):
-        distances[engine] = np.array(
+    distances = {
+        "datasynthesizer": np.array(
             [
                 _mean_distances(
                     training,
                     generate(
-                        describe(training, _parameters(engine, 1.0, degree, seed)),
+                        describe(training, _parameters("datasynthesizer", 1.0, degree, seed)),
                         len(training),
-                        _parameters(engine, 1.0, degree, seed),
+                        _parameters("datasynthesizer", 1.0, degree, seed),
                     ),
                 )
-                for seed in seeds
+                for seed in range(100, 108)
             ]
-        )
+        ),
+        # The same algorithm, given the same share of ε as DataSynthesizer is.
+        "fast": np.array(
+            [
+                _mean_distances(
+                    training,
+                    privbayes.generate_correlated(
+                        privbayes.describe_correlated(
+                            training,
+                            DATASYNTHESIZER_CORRELATED_SHARE,
+                            degree,
+                            seed,
+                            domain=DOMAIN,
+                            accounting="datasynthesizer",
+                        ),
+                        len(training),
+                        seed,
+                        domain=DOMAIN,
+                    ),
+                )  # fmt: skip
+                for seed in range(200, 224)
+            ]
+        ),
+    }
     ours, reference = distances["fast"], distances["datasynthesizer"]
     difference = ours.mean(axis=0) - reference.mean(axis=0)
     standard_error = np.sqrt(

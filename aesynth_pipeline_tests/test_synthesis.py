@@ -129,6 +129,14 @@ def test_a_description_holds_no_exact_fact_of_the_training_data(run, mode, engin
         assert info["distribution_bins"] == list(DOMAIN.as_json()[column]), column
     time = described["attribute_description"][c.TIME_IN_AE]
     assert (time["min"], time["max"]) == (DOMAIN.time_edges[0], DOMAIN.time_edges[-2])
+    if mode == "correlated":
+        # Every table spans the declared domain, so its shape says nothing of which values
+        # occur (DataSynthesizer's own would stop at the highest value seen).
+        sizes = dict(zip(c.DEIDENTIFIED_COLUMNS, DOMAIN.sizes, strict=True))
+        for child, parents in described["bayesian_network"]:
+            tables = described["conditional_probabilities"][child]
+            assert len(tables) == np.prod([sizes[parent] for parent in parents]), child
+            assert {len(table) for table in tables.values()} == {sizes[child]}, child
 
 
 def test_an_aim_description_holds_noisy_measurements_and_declared_facts_only(run):

@@ -12,6 +12,7 @@ from aesynth_pipeline.assets.keys import (
     EVALUATION_REPORT,
     HTML_REPORT_METADATA,
     VERDICT_METADATA,
+    description_key,
     synthetic_key,
 )
 from aesynth_pipeline.assets.versions import (
@@ -20,8 +21,15 @@ from aesynth_pipeline.assets.versions import (
     evaluation_version,
 )
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
+from aesynth_pipeline.domain import ledger
 from aesynth_pipeline.domain.disclosure import disclosure_risk
-from aesynth_pipeline.domain.document import Document, Figure, render_html, render_markdown
+from aesynth_pipeline.domain.document import (
+    Document,
+    Figure,
+    markdown_table,
+    render_html,
+    render_markdown,
+)
 from aesynth_pipeline.domain.evaluate import Evaluation, evaluate
 from aesynth_pipeline.domain.gate import (
     marginal_judgements,
@@ -78,6 +86,7 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "holdout": dg.AssetIn(DEIDENTIFIED_HOLDOUT),
             "disclosure": dg.AssetIn(DISCLOSURE_RISK),
             **{f"synthetic_{mode}": dg.AssetIn(synthetic_key(mode)) for mode in settings.modes},
+            **{f"description_{mode}": dg.AssetIn(description_key(mode)) for mode in settings.modes},
         },
         group_name="evaluation",
         kinds={"pandas", "parquet", "html"},
@@ -88,7 +97,7 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         training: pd.DataFrame,
         holdout: pd.DataFrame,
         disclosure: pd.DataFrame,
-        **synthetic: pd.DataFrame,
+        **synthetic_and_descriptions,
     ) -> dg.Output[pd.DataFrame]:
         """How faithful, useful and safe each synthetic dataset is, with the release verdict
         and the mode to release.
@@ -99,7 +108,11 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         controller, not for publication) is written as HTML and Markdown under the lake's
         reports/ folder.
         """
-        by_mode = {mode: synthetic[f"synthetic_{mode}"] for mode in settings.modes}
+        by_mode = {mode: synthetic_and_descriptions[f"synthetic_{mode}"] for mode in settings.modes}
+        ledgers = {
+            mode: synthetic_and_descriptions[f"description_{mode}"]["privacy_ledger"]
+            for mode in settings.modes
+        }
         violations = {
             mode: violating_share(synthetic_schema(mode), frame) for mode, frame in by_mode.items()
         }
@@ -124,6 +137,7 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             recommendation=recommendation(verdicts),
             thresholds=thresholds,
             disclosure=disclosure,
+            ledgers=ledgers,
             facts={
                 "training records": f"{len(training):,}",
                 "hold-out records": f"{len(holdout):,}",
@@ -145,6 +159,7 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 HTML_REPORT_METADATA: dg.MetadataValue.path(str(paths["html"])),
                 "report (Markdown)": dg.MetadataValue.path(str(paths["md"])),
                 "metrics": len(evaluation.metrics),
+                "privacy ledger": dg.MetadataValue.md(markdown_table(ledger.totals_table(ledgers))),
             },
         )
 

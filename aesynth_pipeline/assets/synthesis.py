@@ -23,6 +23,7 @@ from aesynth_pipeline.assets.versions import (
     description_version,
     synthetic_version,
 )
+from aesynth_pipeline.domain import ledger
 from aesynth_pipeline.domain.attributes import bayesian_network
 from aesynth_pipeline.domain.deidentify import hospital_pseudonyms
 from aesynth_pipeline.domain.document import markdown_table
@@ -118,6 +119,15 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
                 training, synthesis.domain
             ),
         }
+        spent = result["privacy_ledger"]["total"]
+        metadata["privacy ledger"] = dg.MetadataValue.md(
+            markdown_table(ledger.totals_table({mode: result["privacy_ledger"]}))
+            + "\n\n"
+            + markdown_table(ledger.charges_table({mode: result["privacy_ledger"]}))
+        )
+        metadata["epsilon spent"] = (
+            "none: no noise" if spent["epsilon"] is None else spent["epsilon"]
+        )
         if mode != "random":
             metadata["epsilon"] = settings.epsilon
         if mode == "correlated":

@@ -37,6 +37,7 @@ The description `fit_aim` returns (plain JSON types only):
      "ledger": [{"round": 0 for the 1-way measurements, then 1, 2, ...,
                  "clique": [names], "sigma": σ, "rho_measurement": 1/(2σ²),
                  "rho_selection": ε²/8 (0 in round 0), "epsilon": ε or null,
+                 "selection_sensitivity": the quality's sensitivity, max w_r, or null,
                  "candidates": how many candidates the size limit let through, or null,
                  "annealed": whether σ was halved after this round}, ...],
      "measurements": [{"clique": [names], "sigma": σ, "noisy_marginal": [float, ...]}, ...],
@@ -219,6 +220,7 @@ def fit_aim(
                 "rho_measurement": 0.5 / sigma**2,
                 "rho_selection": 0.0,
                 "epsilon": None,
+                "selection_sensitivity": None,
                 "candidates": None,
                 "annealed": False,
                 **entry,
@@ -254,6 +256,7 @@ def fit_aim(
             rho_selection=rho_selection,
             rho_measurement=rho_measurement,
             epsilon=epsilon,
+            selection_sensitivity=max(weights[r] for r in candidates),
             candidates=len(candidates),
         )
         model = estimator.estimate(FINAL_ITERATIONS if last else ROUND_ITERATIONS, warm=True)

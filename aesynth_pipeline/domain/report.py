@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from aesynth_pipeline.domain import ledger
 from aesynth_pipeline.domain.document import (
     AMBER,
     FAIL,
@@ -50,10 +51,12 @@ AUDIENCE = (
     "identifier: only de-identified attributes appear in it."
 )
 EPSILON_EXPLANATION = (
-    "ε (epsilon) is the differential-privacy budget of the independent and correlated modes: "
-    "the smaller ε, the more random noise is added while learning from the data, so the "
-    "synthetic data reveals less about any one patient and also resembles the data less; "
-    "ε = 0 turns the noise off."
+    "ε (epsilon) is the differential-privacy budget of the independent, correlated and aim "
+    "modes, spent in all on everything a mode's description holds (the privacy ledger below "
+    "itemises it): the smaller ε, the more random noise is added while learning from the "
+    "data, so the synthetic data reveals less about any one attendance and also resembles the "
+    "data less. The unit protected is one attendance: a patient who attended k times is "
+    "protected at k times the budget. ε = 0 turns DataSynthesizer's noise off."
 )
 
 
@@ -69,6 +72,8 @@ class ReportInputs:
     thresholds: GateThresholds
     disclosure: pd.DataFrame
     facts: Mapping[str, object]
+    # Each mode's privacy ledger, from its description.
+    ledgers: Mapping[str, dict]
 
 
 # --- The summary --------------------------------------------------------------------------
@@ -268,6 +273,14 @@ def build_document(
     document.table(
         pd.DataFrame({"rule": list(RULES), "meaning": [r.description for r in RULES.values()]})
     )
+
+    document.heading(2, "Privacy ledger: what each description cost")
+    document.paragraph(
+        "Each mode's description is all its synthetic data is generated from, so what it cost "
+        "is what the synthetic data cost. The totals, then every noisy release behind them."
+    )
+    document.table(ledger.totals_table(inputs.ledgers))
+    document.table(ledger.charges_table(inputs.ledgers))
 
     document.heading(2, "Fidelity: how closely the synthetic data resembles the training data")
     pairs = associated_pairs(metrics)
