@@ -1,5 +1,7 @@
 """The pipeline's parameters, in one place, read from AESYNTH_* environment variables.
 
+Each parameter is declared once below, as a pydantic-settings field with its type, its
+range and its meaning; the variable that sets it is its name in capitals after AESYNTH_.
 The same object drives the command line, the web UI and schedules: the definitions are
 built from it, and each asset's code version carries a hash of the parameters it depends
 on, so changing one parameter makes exactly the assets that use it stale.
@@ -7,227 +9,254 @@ on, so changing one parameter makes exactly the assets that use it stale.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
 from aesynth_pipeline.domain.aim import DEFAULT_DELTA, DEFAULT_MAX_MODEL_SIZE_MB
-from aesynth_pipeline.domain.deidentify import IMD_DECILE_METHODS, ImdDecileMethod
+from aesynth_pipeline.domain.deidentify import ImdDecileMethod
 from aesynth_pipeline.domain.fidelity import DEFAULT_ASSOCIATION_THRESHOLD
 from aesynth_pipeline.domain.gate import GateThresholds
 from aesynth_pipeline.domain.geography import DEFAULT_POSTCODE_COUNT
-from aesynth_pipeline.domain.modes import MODES
+from aesynth_pipeline.domain.modes import MODES, Mode
 from aesynth_pipeline.domain.public_domain import (
     DEFAULT_TIME_IN_AE_EDGES,
     DomainError,
     public_domain,
 )
-from aesynth_pipeline.domain.synthesise import DEFAULT_ENGINE, ENGINES, Engine
+from aesynth_pipeline.domain.synthesise import DEFAULT_ENGINE, Engine
 
-ENVIRONMENT_VARIABLES = {
-    "rows": "AESYNTH_ROWS",
-    "seed": "AESYNTH_SEED",
-    "postcodes": "AESYNTH_POSTCODES",
-    "postcode_count": "AESYNTH_POSTCODE_COUNT",
-    "data_lake": "AESYNTH_DATA_LAKE",
-    "imd_deciles": "AESYNTH_IMD_DECILES",
-    "pseudonym_key": "AESYNTH_PSEUDONYM_KEY",
-    "holdout_share": "AESYNTH_HOLDOUT_SHARE",
-    "epsilon": "AESYNTH_EPSILON",
-    "bn_degree": "AESYNTH_BN_DEGREE",
-    "delta": "AESYNTH_DELTA",
-    "aim_max_model_size_mb": "AESYNTH_AIM_MAX_MODEL_SIZE_MB",
-    "engine": "AESYNTH_ENGINE",
-    "synthetic_rows": "AESYNTH_SYNTHETIC_ROWS",
-    "time_in_ae_edges": "AESYNTH_TIME_IN_AE_EDGES",
-    "modes": "AESYNTH_MODES",
-    "association_threshold": "AESYNTH_ASSOCIATION_THRESHOLD",
-    "gate_tolerance_1way": "AESYNTH_GATE_TOLERANCE_1WAY",
-    "gate_tolerance_2way": "AESYNTH_GATE_TOLERANCE_2WAY",
-    "gate_standard_errors": "AESYNTH_GATE_STANDARD_ERRORS",
-    "nightly_stale_only": "AESYNTH_NIGHTLY_STALE_ONLY",
-    "deployment": "AESYNTH_DEPLOYMENT",
-    "max_quarantine_share": "AESYNTH_MAX_QUARANTINE_SHARE",
-}
+PREFIX = "AESYNTH_"
 # Variables an earlier version read; set, they would silently change nothing.
 RETIRED_VARIABLES = {
     "AESYNTH_GATE_MAX_TVD_2WAY": "the fidelity rules now compare each distribution with its "
     "floor; set AESYNTH_GATE_TOLERANCE_1WAY and AESYNTH_GATE_TOLERANCE_2WAY instead",
 }
-DEPLOYMENTS = ("local", "kubernetes")
-_BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
-_INTEGERS = ("rows", "seed", "postcode_count", "bn_degree", "synthetic_rows")
-_FLOATS = (
-    "holdout_share",
-    "epsilon",
-    "delta",
-    "aim_max_model_size_mb",
-    "association_threshold",
-    "gate_tolerance_1way",
-    "gate_tolerance_2way",
-    "gate_standard_errors",
-    "max_quarantine_share",
-)
+Deployment = Literal["local", "kubernetes"]
 
 
 class SettingsError(ValueError):
     """An AESYNTH_* environment variable whose value cannot be used."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    rows: int = 10_000
-    seed: int = 42
-    postcodes: str | None = None
-    postcode_count: int = DEFAULT_POSTCODE_COUNT
-    data_lake: str = "data_lake"
-    imd_deciles: ImdDecileMethod = "national"
-    # A secret: never printed, and hashed before it goes into a code version.
-    pseudonym_key: str | None = field(default=None, repr=False)
-    # Synthesis: the share of de-identified rows held out from the synthesiser, the
-    # differential-privacy budget (smaller = more noise = more privacy; 0 = no noise), the
-    # Bayesian network's parents per node, and rows to synthesise (None = as many as trained on).
-    holdout_share: float = 0.2
-    epsilon: float = 1.0
-    bn_degree: int = 1
-    # AIM's δ: it works under ρ-zCDP, and the ρ it spends is the largest whose guarantee is
-    # (ε, δ)-differential privacy. Its model may grow to this many megabytes of marginals.
-    delta: float = DEFAULT_DELTA
-    aim_max_model_size_mb: float = DEFAULT_MAX_MODEL_SIZE_MB
-    synthetic_rows: int | None = None
-    # The bins every synthesiser sees Time in A&E in, as whole-minute edges: the public
-    # domain of the one number in the data (stays outside it are clipped into the end bins).
-    time_in_ae_edges: tuple[int, ...] = DEFAULT_TIME_IN_AE_EDGES
-    # Which synthesis modes run (each a description and a synthetic dataset), in the
-    # registry's order.
-    modes: tuple[str, ...] = MODES
-    # Who runs the correlated mode: "fast" (the vectorised PrivBayes in domain/privbayes.py)
-    # or "datasynthesizer" (the package itself); both read and write the same description.
-    engine: Engine = DEFAULT_ENGINE
-    # Which pairs of columns count as associated in the training data (bias-corrected
-    # Cramér's V above this): the relations a mode that keeps relations is judged on.
-    association_threshold: float = DEFAULT_ASSOCIATION_THRESHOLD
-    # The release gate: how far beyond its floor a kept column's (1-way) or associated
-    # pair's (2-way) total variation distance may be, and the allowance for sampling error
-    # in standard errors.
-    gate_tolerance_1way: float = 0.10
-    gate_tolerance_2way: float = 0.10
-    gate_standard_errors: float = 3.0
-    # The nightly schedule: regenerate everything from a date-derived seed (default), or
-    # recompute only stale assets.
-    nightly_stale_only: bool = False
-    # Where steps run: "local" (one process per step on this machine) or "kubernetes" (one
-    # pod per step, with deploy/dagster.yaml).
-    deployment: str = "local"
-    # The largest share of attendances the postcode join may set aside before the pipeline
-    # stops: more means the directory does not fit the data.
-    max_quarantine_share: float = 0.05
+def variable(name: str) -> str:
+    return f"{PREFIX}{name.upper()}"
 
-    def __post_init__(self) -> None:
-        for name in ("rows", "postcode_count"):
-            if getattr(self, name) < 1:
-                raise SettingsError(
-                    f"{ENVIRONMENT_VARIABLES[name]} must be at least 1, got {getattr(self, name)}"
-                )
-        if self.imd_deciles not in IMD_DECILE_METHODS:
-            variable = ENVIRONMENT_VARIABLES["imd_deciles"]
-            raise SettingsError(
-                f"{variable} must be one of {list(IMD_DECILE_METHODS)}, got {self.imd_deciles!r}"
-            )
-        if not 0 < self.holdout_share < 1:
-            raise SettingsError(
-                f"{ENVIRONMENT_VARIABLES['holdout_share']} must be between 0 and 1 (exclusive), "
-                f"got {self.holdout_share}"
-            )
-        if not (math.isfinite(self.epsilon) and self.epsilon >= 0):
-            raise SettingsError(
-                f"{ENVIRONMENT_VARIABLES['epsilon']} must be 0 (no noise) or positive, "
-                f"got {self.epsilon}"
-            )
-        if not 1 <= self.bn_degree < len(DEIDENTIFIED_COLUMNS):
-            raise SettingsError(
-                f"{ENVIRONMENT_VARIABLES['bn_degree']} must be at least 1 and below the number of "
-                f"attributes ({len(DEIDENTIFIED_COLUMNS)}), got {self.bn_degree}"
-            )
-        if not 0 < self.delta < 1:
-            raise SettingsError(
-                f"{ENVIRONMENT_VARIABLES['delta']} must be between 0 and 1 (exclusive), "
-                f"got {self.delta}"
-            )
-        if not (math.isfinite(self.aim_max_model_size_mb) and self.aim_max_model_size_mb > 0):
-            raise SettingsError(
-                f"{ENVIRONMENT_VARIABLES['aim_max_model_size_mb']} must be a positive number of "
-                f"megabytes, got {self.aim_max_model_size_mb}"
-            )
-        if self.engine not in ENGINES:
-            raise SettingsError(
-                f"{ENVIRONMENT_VARIABLES['engine']} must be one of {list(ENGINES)}, "
-                f"got {self.engine!r}"
-            )
-        unknown = [mode for mode in self.modes if mode not in MODES]
-        if unknown or not self.modes or len(set(self.modes)) < len(self.modes):
-            raise SettingsError(
-                f"{ENVIRONMENT_VARIABLES['modes']} must name one or more of {list(MODES)}, "
-                f"each once, separated by commas; got {','.join(self.modes)!r}"
-            )
-        if "aim" in self.modes and self.epsilon == 0:
-            raise SettingsError(
-                f"aim mode cannot run without noise ({ENVIRONMENT_VARIABLES['epsilon']}=0): "
-                f"give a positive ε, or leave aim out of {ENVIRONMENT_VARIABLES['modes']}"
-            )
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        frozen=True,
+        allow_inf_nan=False,
+        # Lists are written with commas (AESYNTH_MODES=random,aim), not as JSON.
+        enable_decoding=False,
+    )
+
+    rows: int = Field(10_000, ge=1, description="Number of mock attendances.")
+    seed: int = Field(
+        42, description="Seed for everything random: the same seed gives identical data."
+    )
+    postcodes: str | None = Field(
+        None,
+        description="Path to a real postcode directory CSV; unset, a directory is generated.",
+    )
+    postcode_count: int = Field(
+        DEFAULT_POSTCODE_COUNT, ge=1, description="Postcodes in a generated directory."
+    )
+    data_lake: str = Field(
+        "data_lake",
+        description="Where the Parquet files go: a folder, or a storage URL.",
+    )
+    imd_deciles: ImdDecileMethod = Field(
+        "national",
+        description="national: England's official IMD deciles; london: deciles of the ranks "
+        "found in the postcode directory.",
+    )
+    pseudonym_key: str | None = Field(
+        None,
+        min_length=1,
+        # A secret: never printed, and hashed before it goes into a code version.
+        repr=False,
+        description="Secret key for hospital pseudonyms; unset, a random key is created once "
+        "and kept in the lake's raw zone.",
+    )
+    holdout_share: float = Field(
+        0.2, gt=0, lt=1, description="Share of de-identified rows held out from the synthesiser."
+    )
+    epsilon: float = Field(
+        1.0,
+        ge=0,
+        description="Differential-privacy budget ε: smaller means more noise and more privacy; "
+        "0 turns DataSynthesizer's noise off.",
+    )
+    bn_degree: int = Field(
+        1,
+        ge=1,
+        lt=len(DEIDENTIFIED_COLUMNS),
+        description="k, the parents per attribute in the correlated mode's Bayesian network; "
+        "below the number of attributes.",
+    )
+    delta: float = Field(
+        DEFAULT_DELTA,
+        gt=0,
+        lt=1,
+        description="AIM's δ: it spends the largest ρ-zCDP budget whose guarantee is "
+        "(ε, δ)-differential privacy.",
+    )
+    aim_max_model_size_mb: float = Field(
+        DEFAULT_MAX_MODEL_SIZE_MB,
+        gt=0,
+        description="The largest graphical model AIM may build, in megabytes of marginal tables.",
+    )
+    synthetic_rows: int | None = Field(
+        None,
+        ge=1,
+        description="Rows in each synthetic dataset; unset, as many as the training part.",
+    )
+    time_in_ae_edges: tuple[int, ...] = Field(
+        DEFAULT_TIME_IN_AE_EDGES,
+        description="Time in A&E's public bins, as whole-minute edges separated by commas: the "
+        "public domain of the one number in the data; stays outside are clipped into the end "
+        "bins.",
+    )
+    modes: tuple[Mode, ...] = Field(
+        MODES,
+        description="Which synthesis modes run, by name, separated by commas; each makes a "
+        "description and a synthetic dataset.",
+    )
+    engine: Engine = Field(
+        DEFAULT_ENGINE,
+        description="Who runs the correlated mode: datasynthesizer (the package) or fast (the "
+        "vectorised PrivBayes in domain/privbayes.py); both read and write the same "
+        "description.",
+    )
+    association_threshold: float = Field(
+        DEFAULT_ASSOCIATION_THRESHOLD,
+        ge=0,
+        lt=1,
+        description="A pair of columns whose bias-corrected Cramér's V in the training data is "
+        "above this counts as associated: the relations a mode that keeps relations is judged "
+        "on.",
+    )
+    gate_tolerance_1way: float = Field(
+        0.10,
+        ge=0,
+        description="Release gate: how far above its floor a kept column's total variation "
+        "distance may be.",
+    )
+    gate_tolerance_2way: float = Field(
+        0.10,
+        ge=0,
+        description="Release gate: how far above its floor an associated pair's total variation "
+        "distance may be.",
+    )
+    gate_standard_errors: float = Field(
+        3.0, ge=0, description="Release gate: allowance for sampling error, in standard errors."
+    )
+    nightly_stale_only: bool = Field(
+        False,
+        description="true: the nightly schedule recomputes only stale assets; false: it "
+        "regenerates everything from a date-derived seed.",
+    )
+    deployment: Deployment = Field(
+        "local",
+        description="Where steps run: local (one process per step on this machine) or "
+        "kubernetes (one pod per step, with deploy/dagster.yaml).",
+    )
+    max_quarantine_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="The largest share of attendances the postcode join may set aside before "
+        "the pipeline stops: more means the directory does not fit the data.",
+    )
+
+    def __init__(self, **values: Any) -> None:
         try:
-            public_domain([], self.time_in_ae_edges)
+            super().__init__(**values)
+        except ValidationError as error:
+            # from None: pydantic's own report shows each bad input, the pseudonym key's too.
+            raise SettingsError(_validation_message(error, values)) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Settings built in code are exactly what they say, whatever the shell exports; the
+        # environment is read only through from_env.
+        return (init_settings,)
+
+    @field_validator("modes", "time_in_ae_edges", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("modes")
+    @classmethod
+    def _each_mode_once_in_registry_order(cls, modes: tuple[Mode, ...]) -> tuple[Mode, ...]:
+        if not modes or len(set(modes)) < len(modes):
+            raise ValueError(
+                f"must name one or more of {list(MODES)}, each once, separated by commas; "
+                f"got {','.join(modes)!r}"
+            )
+        # The same set of modes, named in any order, gives the same code versions.
+        return tuple(sorted(modes, key=MODES.index))
+
+    @field_validator("time_in_ae_edges")
+    @classmethod
+    def _usable_bins(cls, edges: tuple[int, ...]) -> tuple[int, ...]:
+        try:
+            public_domain([], edges)
         except DomainError as problem:
-            raise SettingsError(f"{ENVIRONMENT_VARIABLES['time_in_ae_edges']}: {problem}") from None
-        if self.synthetic_rows is not None and self.synthetic_rows < 1:
-            raise SettingsError(
-                f"{ENVIRONMENT_VARIABLES['synthetic_rows']} must be at least 1, "
-                f"got {self.synthetic_rows}"
+            raise ValueError(f"must make usable bins: {problem}") from None
+        return edges
+
+    @model_validator(mode="after")
+    def _aim_needs_noise(self) -> Settings:
+        if "aim" in self.modes and self.epsilon == 0:
+            raise ValueError(
+                f"aim mode cannot run without noise ({variable('epsilon')}=0): give a positive "
+                f"ε, or leave aim out of {variable('modes')}"
             )
-        for name in ("gate_tolerance_1way", "gate_tolerance_2way", "gate_standard_errors"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise SettingsError(
-                    f"{ENVIRONMENT_VARIABLES[name]} must be 0 or positive, got {value}"
-                )
-        if not 0 <= self.association_threshold < 1:
-            raise SettingsError(
-                f"{ENVIRONMENT_VARIABLES['association_threshold']} must be at least 0 and below "
-                f"1, got {self.association_threshold}"
-            )
-        if not 0 <= self.max_quarantine_share <= 1:
-            raise SettingsError(
-                f"{ENVIRONMENT_VARIABLES['max_quarantine_share']} must be between 0 and 1, "
-                f"got {self.max_quarantine_share}"
-            )
-        if self.deployment not in DEPLOYMENTS:
-            raise SettingsError(
-                f"{ENVIRONMENT_VARIABLES['deployment']} must be one of {list(DEPLOYMENTS)}, "
-                f"got {self.deployment!r}"
-            )
-        if self.pseudonym_key is not None and not self.pseudonym_key:
-            raise SettingsError(f"{ENVIRONMENT_VARIABLES['pseudonym_key']} is set but empty")
+        return self
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """Settings from the environment; unset or empty variables take their defaults."""
-        for variable, replacement in RETIRED_VARIABLES.items():
-            if environ.get(variable, "").strip():
-                raise SettingsError(f"{variable} is no longer used: {replacement}")
-        values: dict[str, object] = {}
-        for name, variable in ENVIRONMENT_VARIABLES.items():
-            text = environ.get(variable, "").strip()
-            if not text:
-                continue
-            values[name] = _parse(name, variable, text)
-        settings = cls(**values)
-        return dataclasses.replace(settings, data_lake=absolute_location(settings.data_lake))
+        given = {
+            name: value.strip()
+            for name, value in environ.items()
+            if name.startswith(PREFIX) and value.strip()
+        }
+        for retired, replacement in RETIRED_VARIABLES.items():
+            if retired in given:
+                raise SettingsError(f"{retired} is no longer used: {replacement}")
+        values = _GivenEnvironment(cls, given)()
+        values["data_lake"] = absolute_location(
+            values.get("data_lake", cls.model_fields["data_lake"].default)
+        )
+        return cls(**values)
 
     def gate_thresholds(self) -> GateThresholds:
         return GateThresholds(
@@ -260,34 +289,101 @@ class Settings:
         return hashlib.sha256(encoded).hexdigest()[:12]
 
 
-def _parse(name: str, variable: str, text: str) -> object:
-    if name in _INTEGERS:
-        try:
-            return int(text)
-        except ValueError:
-            raise SettingsError(f"{variable} must be a whole number, got {text!r}") from None
-    if name in _FLOATS:
-        try:
-            return float(text)
-        except ValueError:
-            raise SettingsError(f"{variable} must be a number, got {text!r}") from None
-    if name == "time_in_ae_edges":
-        try:
-            return tuple(int(edge) for edge in text.split(","))
-        except ValueError:
-            raise SettingsError(
-                f"{variable} must be whole minutes separated by commas, got {text!r}"
-            ) from None
-    if name == "modes":
-        named = [mode.strip() for mode in text.split(",") if mode.strip()]
-        # Registry order, whatever order they were named in, so that the same set of modes
-        # always gives the same code versions.
-        return tuple(sorted(named, key=lambda mode: MODES.index(mode) if mode in MODES else 99))
-    if name == "nightly_stale_only":
-        if text.lower() not in _BOOLEANS:
-            raise SettingsError(f"{variable} must be true or false, got {text!r}")
-        return _BOOLEANS[text.lower()]
-    return text
+ENVIRONMENT_VARIABLES = {name: variable(name) for name in Settings.model_fields}
+
+
+class _GivenEnvironment(EnvSettingsSource):
+    """pydantic-settings' environment source, over a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty)
+
+
+_TYPE_RULES = {
+    "int_parsing": ("a whole number", "whole numbers"),
+    "int_from_float": ("a whole number", "whole numbers"),
+    "int_type": ("a whole number", "whole numbers"),
+    "float_parsing": ("a number", "numbers"),
+    "float_type": ("a number", "numbers"),
+    "finite_number": ("a finite number", "finite numbers"),
+    "bool_parsing": ("true or false", "true or false"),
+    "bool_type": ("true or false", "true or false"),
+    "string_type": ("text", "text"),
+}
+_RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def _validation_message(error: ValidationError, given: Mapping[str, object]) -> str:
+    """One line naming each variable at fault, its rule and the value given for it."""
+    # A list with several bad items is one problem, told once.
+    problems = dict.fromkeys(_problem(detail, given) for detail in error.errors())
+    return "; ".join(problems)
+
+
+def _problem(detail: Any, given: Mapping[str, object]) -> str:
+    if not detail["loc"]:
+        # A rule across parameters, whose message names its own variables.
+        return str(detail["ctx"]["error"])
+    name, *within_list = detail["loc"]
+    field = Settings.model_fields.get(str(name))
+    if field is None:
+        return f"{name} is not a setting"
+    value = given.get(name, detail["input"])
+    kind = detail["type"]
+    if kind == "value_error":
+        return f"{variable(name)} {detail['ctx']['error']}"
+    if kind in _RANGE_ERRORS:
+        rule, shown = f"must be {_range_rule(field)}", f"{value}"
+    elif kind == "literal_error":
+        choices = list(_choices(field.annotation))
+        if within_list:
+            rule = f"must name one or more of {choices}, separated by commas"
+        else:
+            rule = f"must be one of {choices}"
+        shown = repr(value)
+    elif kind == "string_too_short":
+        rule, shown = "must not be empty", repr(value)
+    elif kind in _TYPE_RULES:
+        one, many = _TYPE_RULES[kind]
+        rule = f"must be {many} separated by commas" if within_list else f"must be {one}"
+        shown = repr(value)
+    else:
+        rule, shown = f"is not usable ({detail['msg']})", repr(value)
+    if field.repr is False:
+        return f"{variable(name)} {rule}"
+    return f"{variable(name)} {rule}, got {shown}"
+
+
+def _range_rule(field: FieldInfo) -> str:
+    limits: dict[str, object] = {}
+    for constraint in field.metadata:
+        for bound in ("ge", "gt", "le", "lt"):
+            if hasattr(constraint, bound):
+                limits[bound] = getattr(constraint, bound)
+    match limits:
+        case {"gt": low, "lt": high}:
+            return f"between {low} and {high} (exclusive)"
+        case {"ge": low, "le": high}:
+            return f"between {low} and {high}"
+        case {"ge": 0} if len(limits) == 1:
+            return "0 or positive"
+        case {"gt": 0} if len(limits) == 1:
+            return "positive"
+    lower = [f"at least {limits['ge']}"] if "ge" in limits else []
+    lower += [f"above {limits['gt']}"] if "gt" in limits else []
+    upper = [f"at most {limits['le']}"] if "le" in limits else []
+    upper += [f"below {limits['lt']}"] if "lt" in limits else []
+    return " and ".join(lower + upper)
+
+
+def _choices(annotation: object) -> tuple[object, ...]:
+    if get_origin(annotation) is Literal:
+        return get_args(annotation)
+    return tuple(choice for inner in get_args(annotation) for choice in _choices(inner))
 
 
 def absolute_location(location: str) -> str:

@@ -20,22 +20,19 @@ from aesynth_pipeline.settings import ENVIRONMENT_VARIABLES, Settings
 
 from .conftest import SMALL_RUN
 
-ATTRIBUTES = "below the number of attributes (8)"
 HOLDOUT = "AESYNTH_HOLDOUT_SHARE must be between 0 and 1 (exclusive)"
 BAD_SETTINGS = {
     "rows-zero": ("AESYNTH_ROWS", "0", "AESYNTH_ROWS must be at least 1, got 0"),
     "rows-negative": ("AESYNTH_ROWS", "-5", "AESYNTH_ROWS must be at least 1, got -5"),
     "rows-not-a-number": ("AESYNTH_ROWS", "ten", "AESYNTH_ROWS must be a whole number, got 'ten'"),
-    "epsilon-negative": ("AESYNTH_EPSILON", "-1",
-                         "AESYNTH_EPSILON must be 0 (no noise) or positive, got -1.0"),
+    "epsilon-negative": ("AESYNTH_EPSILON", "-1", "AESYNTH_EPSILON must be 0 or positive, got -1"),
     "epsilon-not-a-number": ("AESYNTH_EPSILON", "lots",
                              "AESYNTH_EPSILON must be a number, got 'lots'"),
-    "k-zero": ("AESYNTH_BN_DEGREE", "0",
-               f"AESYNTH_BN_DEGREE must be at least 1 and {ATTRIBUTES}, got 0"),
+    "k-zero": ("AESYNTH_BN_DEGREE", "0", "AESYNTH_BN_DEGREE must be at least 1 and below 8, got 0"),
     "k-every-attribute": ("AESYNTH_BN_DEGREE", "8",
-                          f"AESYNTH_BN_DEGREE must be at least 1 and {ATTRIBUTES}, got 8"),
-    "holdout-zero": ("AESYNTH_HOLDOUT_SHARE", "0", f"{HOLDOUT}, got 0.0"),
-    "holdout-one": ("AESYNTH_HOLDOUT_SHARE", "1", f"{HOLDOUT}, got 1.0"),
+                          "AESYNTH_BN_DEGREE must be at least 1 and below 8, got 8"),
+    "holdout-zero": ("AESYNTH_HOLDOUT_SHARE", "0", f"{HOLDOUT}, got 0"),
+    "holdout-one": ("AESYNTH_HOLDOUT_SHARE", "1", f"{HOLDOUT}, got 1"),
     "holdout-above-one": ("AESYNTH_HOLDOUT_SHARE", "1.5", f"{HOLDOUT}, got 1.5"),
 }  # fmt: skip
 

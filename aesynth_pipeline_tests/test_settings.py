@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from upath import UPath
 from aesynth_pipeline.domain.modes import MODES
 from aesynth_pipeline.domain.synthesise import DEFAULT_ENGINE
 from aesynth_pipeline.lake import write_atomically
-from aesynth_pipeline.settings import Settings, SettingsError
+from aesynth_pipeline.settings import ENVIRONMENT_VARIABLES, Settings, SettingsError
 
 
 def test_unset_variables_take_the_documented_defaults(tmp_path, monkeypatch):
@@ -76,10 +77,13 @@ def test_storage_urls_are_kept_as_urls():
         ("AESYNTH_ROWS", "0", "AESYNTH_ROWS must be at least 1, got 0"),
         ("AESYNTH_SEED", "1.5", "AESYNTH_SEED must be a whole number"),
         ("AESYNTH_IMD_DECILES", "regional", "AESYNTH_IMD_DECILES must be one of"),
-        ("AESYNTH_EPSILON", "-1", "AESYNTH_EPSILON must be 0 \\(no noise\\) or positive"),
+        ("AESYNTH_EPSILON", "-1", "AESYNTH_EPSILON must be 0 or positive, got -1"),
+        ("AESYNTH_EPSILON", "nan", "AESYNTH_EPSILON must be a finite number, got 'nan'"),
         ("AESYNTH_EPSILON", "lots", "AESYNTH_EPSILON must be a number"),
-        ("AESYNTH_BN_DEGREE", "0", "AESYNTH_BN_DEGREE must be at least 1 and below"),
-        ("AESYNTH_BN_DEGREE", "8", "AESYNTH_BN_DEGREE must be at least 1 and below"),
+        ("AESYNTH_BN_DEGREE", "0", "AESYNTH_BN_DEGREE must be at least 1 and below 8, got 0"),
+        ("AESYNTH_BN_DEGREE", "8", "AESYNTH_BN_DEGREE must be at least 1 and below 8, got 8"),
+        ("AESYNTH_DELTA", "1", "AESYNTH_DELTA must be between 0 and 1 \\(exclusive\\), got 1"),
+        ("AESYNTH_AIM_MAX_MODEL_SIZE_MB", "0", "AESYNTH_AIM_MAX_MODEL_SIZE_MB must be positive"),
         ("AESYNTH_ENGINE", "turbo", "AESYNTH_ENGINE must be one of .*'fast'.*got 'turbo'"),
         ("AESYNTH_HOLDOUT_SHARE", "1", "AESYNTH_HOLDOUT_SHARE must be between 0 and 1"),
         ("AESYNTH_SYNTHETIC_ROWS", "0", "AESYNTH_SYNTHETIC_ROWS must be at least 1"),
@@ -93,7 +97,17 @@ def test_storage_urls_are_kept_as_urls():
             "AESYNTH_GATE_TOLERANCE_2WAY must be 0 or positive",
         ),
         ("AESYNTH_MODES", "random,turbo", "AESYNTH_MODES must name one or more of"),
-        ("AESYNTH_MODES", "random,random", "AESYNTH_MODES must name one or more of"),
+        ("AESYNTH_MODES", "random,random", "AESYNTH_MODES must name one or more of.*each once"),
+        (
+            "AESYNTH_TIME_IN_AE_EDGES",
+            "1,60,30",
+            "AESYNTH_TIME_IN_AE_EDGES must make usable bins: .*must rise strictly",
+        ),
+        (
+            "AESYNTH_TIME_IN_AE_EDGES",
+            "1,sixty",
+            "AESYNTH_TIME_IN_AE_EDGES must be whole numbers separated by commas, got '1,sixty'",
+        ),
         # A variable an earlier version read is refused, not silently ignored.
         (
             "AESYNTH_GATE_MAX_TVD_2WAY",
@@ -142,3 +156,50 @@ def test_modes_are_chosen_by_name_and_kept_in_the_registry_order():
         "correlated",
     )
     assert Settings.from_env({}).modes == MODES
+
+
+def test_aim_mode_is_refused_without_noise():
+    message = "aim mode cannot run without noise \\(AESYNTH_EPSILON=0\\)"
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({"AESYNTH_EPSILON": "0"})
+    without_aim = {"AESYNTH_EPSILON": "0", "AESYNTH_MODES": "random,correlated"}
+    assert Settings.from_env(without_aim).epsilon == 0
+
+
+def test_every_bad_variable_is_named_on_one_line():
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"AESYNTH_ROWS": "0", "AESYNTH_ENGINE": "turbo", "AESYNTH_SEED": "x"})
+    assert str(raised.value) == (
+        "AESYNTH_ROWS must be at least 1, got 0; AESYNTH_SEED must be a whole number, got 'x'; "
+        "AESYNTH_ENGINE must be one of ['datasynthesizer', 'fast'], got 'turbo'"
+    )
+
+
+def test_empty_and_blank_variables_take_the_defaults():
+    blank = {variable: " " for variable in ENVIRONMENT_VARIABLES.values()}
+    assert Settings.from_env(blank) == Settings.from_env({})
+
+
+def test_the_pseudonym_key_stays_out_of_errors():
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"AESYNTH_PSEUDONYM_KEY": "secret", "AESYNTH_ROWS": "0"})
+    assert "secret" not in str(raised.value)
+    with pytest.raises(SettingsError, match="AESYNTH_PSEUDONYM_KEY must not be empty$"):
+        Settings(pseudonym_key="")
+
+
+def test_settings_built_in_code_ignore_the_environment(monkeypatch):
+    monkeypatch.setenv("AESYNTH_ROWS", "5")
+    assert Settings().rows == 10_000
+    assert Settings.from_env().rows == 5
+
+
+def test_every_parameter_is_described():
+    assert all(field.description for field in Settings.model_fields.values())
+
+
+def test_the_readme_documents_exactly_the_parameters():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    parameters = readme.split("\n## Parameters\n", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `(AESYNTH_\w+)` \|", parameters, flags=re.MULTILINE)
+    assert sorted(documented) == sorted(ENVIRONMENT_VARIABLES.values())
