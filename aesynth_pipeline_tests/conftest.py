@@ -25,6 +25,16 @@ SMALL_RUN = {"rows": 3_000, "pseudonym_key": "k", "gate_tolerance_1way": 1.0,
              "gate_tolerance_2way": 1.0, "gate_standard_errors": 1_000.0}  # fmt: skip
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_jax_compilation_cache(tmp_path_factory):
+    """One folder for the programs AIM compiles, for every run of the session, those in
+    subprocesses included: each fresh process would otherwise compile them all again."""
+    folder = tmp_path_factory.mktemp("jax-compilation-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JAX_COMPILATION_CACHE_DIR", str(folder))
+        yield
+
+
 def declared_domain(pseudonym_key: str = "k") -> PublicDomain:
     """The synthesisers' domain for a lake whose hospital pseudonyms use this key."""
     return public_domain(hospital_pseudonyms(HOSPITALS, pseudonym_key.encode("utf-8")).values())

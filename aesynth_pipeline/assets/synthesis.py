@@ -179,8 +179,11 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
 
 
 def compilation_cache() -> str | None:
-    """Where JAX keeps the programs AIM compiles: in the Dagster instance's folder, so that
-    every run of the instance shares them (none when no instance folder is set)."""
+    """Where JAX keeps the programs AIM compiles: JAX's own JAX_COMPILATION_CACHE_DIR when it
+    is set, else the Dagster instance's folder, so that every run of the instance shares them
+    (none when neither is set)."""
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return os.environ["JAX_COMPILATION_CACHE_DIR"]
     home = os.environ.get("DAGSTER_HOME")
     return str(Path(home) / "jax_compilation_cache") if home else None
 
