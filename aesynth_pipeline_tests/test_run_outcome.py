@@ -59,7 +59,8 @@ def make(target: str, home: Path, environment: dict[str, str]) -> subprocess.Com
         env=environment,
         capture_output=True,
         text=True,
-        timeout=300,
+        # Generous: a 2,000-row run takes about a minute, far longer on a loaded machine.
+        timeout=900,
     )
 
 
