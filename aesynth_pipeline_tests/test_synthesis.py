@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import dagster as dg
 import numpy as np
@@ -25,7 +26,12 @@ from aesynth_pipeline.domain.attributes import SynthesisError, bayesian_network
 from aesynth_pipeline.domain.encoding import code_frames, time_bin_edges
 from aesynth_pipeline.domain.fidelity import marginals
 from aesynth_pipeline.domain.modes import MODE_SPECS, MODES, modes_using
-from aesynth_pipeline.domain.public_domain import codes, time_bins
+from aesynth_pipeline.domain.public_domain import (
+    DomainError,
+    codes,
+    time_bins,
+    with_time_bins_merged,
+)
 from aesynth_pipeline.domain.synthesise import SynthesisParameters, describe, generate
 from aesynth_pipeline.schemas import synthetic_schema
 from aesynth_pipeline.settings import Settings
@@ -55,6 +61,31 @@ def test_train_and_holdout_split_the_deidentified_rows_once(run):
     combined = pd.concat([training, holdout]).sort_values(c.DEIDENTIFIED_COLUMNS)
     expected = deidentified.sort_values(c.DEIDENTIFIED_COLUMNS)
     pd.testing.assert_frame_equal(combined.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+def test_merging_time_bins_keeps_the_outer_edges():
+    domain = replace(DOMAIN, time_edges=(1, 5, 9, 13, 17, 21, 1441))
+    assert with_time_bins_merged(domain, 1) == domain
+    assert with_time_bins_merged(domain, 2).time_edges == (1, 9, 17, 1441)
+    assert with_time_bins_merged(domain, 3).time_edges == (1, 13, 1441)
+    assert with_time_bins_merged(domain, 2).categories == domain.categories
+    with pytest.raises(DomainError, match="at least 1"):
+        with_time_bins_merged(domain, 0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_description_spans_its_modes_time_bins(run, mode):
+    # The declared bins, merged as the mode merges them (correlated mode into wider bins).
+    domain = with_time_bins_merged(DOMAIN, MODE_SPECS[mode].time_bins_merged)
+    with open(run.lake / f"{description_key(mode).path[-1]}.json") as file:
+        described = json.load(file)
+    if mode == "aim":
+        [time] = [a for a in described["attributes"] if a["name"] == c.TIME_IN_AE]
+        assert time["size"] == len(DOMAIN.values(c.TIME_IN_AE))
+    else:
+        bins = described["attribute_description"][c.TIME_IN_AE]["distribution_bins"]
+        assert bins == list(domain.as_json()[c.TIME_IN_AE])
+    assert (len(domain.time_edges) < len(DOMAIN.time_edges)) == (mode == "correlated")
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -30,7 +30,12 @@ from aesynth_pipeline.domain.document import markdown_table
 from aesynth_pipeline.domain.generate import HOSPITALS
 from aesynth_pipeline.domain.holdout import split_train_holdout
 from aesynth_pipeline.domain.modes import MODE_SPECS, Mode
-from aesynth_pipeline.domain.public_domain import PublicDomain, outside_time_bins, public_domain
+from aesynth_pipeline.domain.public_domain import (
+    PublicDomain,
+    outside_time_bins,
+    public_domain,
+    with_time_bins_merged,
+)
 from aesynth_pipeline.domain.synthesise import SynthesisParameters, describe, generate, mode_seed
 from aesynth_pipeline.settings import Settings
 
@@ -72,11 +77,12 @@ def build_synthesis_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     ]
 
 
-def declared_domain(settings: Settings) -> PublicDomain:
+def declared_domain(settings: Settings, mode: Mode | None = None) -> PublicDomain:
     """The values every synthesiser may see: declared lists, the pseudonyms of the known
-    hospitals, and the Time in A&E bins of the settings."""
+    hospitals, and the Time in A&E bins of the settings, merged as `mode` merges them."""
     key, _ = pseudonym_key(settings)
-    return public_domain(hospital_pseudonyms(HOSPITALS, key).values(), settings.time_in_ae_edges)
+    domain = public_domain(hospital_pseudonyms(HOSPITALS, key).values(), settings.time_in_ae_edges)
+    return with_time_bins_merged(domain, MODE_SPECS[mode].time_bins_merged) if mode else domain
 
 
 def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
@@ -88,7 +94,7 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
             degree=settings.bn_degree,
             seed=mode_seed(settings.seed, mode),
             engine=settings.engine,
-            domain=declared_domain(settings),
+            domain=declared_domain(settings, mode),
             delta=settings.delta,
             max_model_size_mb=settings.aim_max_model_size_mb,
             compilation_cache=compilation_cache(),
