@@ -48,7 +48,7 @@ bench: install
 	$(MAKE) bench-aim
 
 # AIM's fidelity over 20 seeds, the release rules over 20 nightly seeds and its fit time at
-# 10k and 1M rows (about an hour and a half on 2 cores); its section of benchmarks/RESULTS.md.
+# 10k and 1M rows (about an hour on 2 cores); its section of benchmarks/RESULTS.md.
 bench-aim: install
 	$(BIN)/python benchmarks/aim_benchmark.py --output benchmarks/RESULTS.md
 
