@@ -44,7 +44,6 @@ import json
 import math
 import multiprocessing
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -60,6 +59,7 @@ import pandas as pd
 
 # The script beside this one, found because a script's own folder is on the import path.
 from pipeline_benchmark import step_seconds
+from results_file import machine, section_bounds, with_section
 
 from aesynth_pipeline.assets.keys import (
     DEIDENTIFIED_HOLDOUT,
@@ -207,7 +207,7 @@ def fidelity_section(arguments: argparse.Namespace) -> list[str]:
     started_load = load()
     with tempfile.TemporaryDirectory() as folder:
         training, settings = training_data(DEFAULT_ROWS, Path(folder) / "lake", arguments)
-        domain = declared_domain(settings)
+        domain = declared_domain(settings, "aim")
         table = [
             "| AIM seed | associated pairs | mean 2-way TVD | its floor | TVD − floor "
             "| worst associated pair | its TVD | its floor | both bars | fidelity rules |",
@@ -429,7 +429,7 @@ def speed_section(arguments: argparse.Namespace) -> list[str]:
         with tempfile.TemporaryDirectory() as folder:
             progress(f"training data at {rows:,} mock rows ...")
             training, settings = training_data(rows, Path(folder) / "lake", arguments)
-            domain = declared_domain(settings)
+            domain = declared_domain(settings, "aim")
             training_path = str(Path(folder) / "training.parquet")
             training.to_parquet(training_path)
             target = MAX_FIT_SECONDS.get(rows, math.nan)
@@ -486,14 +486,6 @@ def speed_section(arguments: argparse.Namespace) -> list[str]:
 # --- Output ---------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return (
-        f"{os.cpu_count()} cores, {memory / 2**30:.0f} GiB memory, Python "
-        f"{platform.python_version()}, {platform.system()} {platform.machine()}"
-    )
-
-
 def subsections(lines: list[str]) -> dict[str, str]:
     """The "### " subsections among `lines`, by heading."""
     found: dict[str, list[str]] = {}
@@ -507,19 +499,16 @@ def subsections(lines: list[str]) -> dict[str, str]:
     return {heading: "\n".join(body).strip("\n") for heading, body in found.items()}
 
 
-def with_section(document: str, measured: dict[str, str]) -> str:
+def with_subsections(document: str, measured: dict[str, str]) -> str:
     """`document` with its AIM section holding the subsections just `measured` in place of
     their earlier versions, and the others kept; the section is appended when missing."""
     lines = document.rstrip("\n").split("\n") if document.strip() else []
-    start = next((i for i, line in enumerate(lines) if line.strip() == AIM_HEADING), len(lines))
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    start, end = section_bounds(lines, AIM_HEADING)
     kept = {**subsections(lines[start + 1 : end]), **measured}
     order = [TITLES[target] for target in TARGETS]
     parts = [kept[title] for title in order if title in kept]
     parts += [text for title, text in kept.items() if title not in order]
-    section = "\n\n".join([AIM_HEADING, INTRODUCTION, *parts])
-    before, after = "\n".join(lines[:start]).rstrip("\n"), "\n".join(lines[end:])
-    return "\n\n".join(part for part in (before, section, after) if part) + "\n"
+    return with_section(document, AIM_HEADING, "\n\n".join([INTRODUCTION, *parts]))
 
 
 def main() -> None:
@@ -551,7 +540,7 @@ def main() -> None:
         # Written as each part ends, so that a later part's failure loses only its own.
         if arguments.output:
             existing = arguments.output.read_text() if arguments.output.exists() else ""
-            arguments.output.write_text(with_section(existing, {heading: text}))
+            arguments.output.write_text(with_subsections(existing, {heading: text}))
 
 
 if __name__ == "__main__":

@@ -194,7 +194,7 @@ from aesynth_pipeline.assets.synthesis import declared_domain
 from aesynth_pipeline.domain import synthesise
 from aesynth_pipeline.settings import Settings
 training = pd.read_parquet(sys.argv[1])
-domain = declared_domain(Settings(data_lake=str(Path(sys.argv[1]).parent)))
+domain = declared_domain(Settings(data_lake=str(Path(sys.argv[1]).parent)), "correlated")
 parameters = synthesise.SynthesisParameters(
     mode="correlated", epsilon=1.0, degree=2, seed=7, engine=sys.argv[2], domain=domain
 )
