@@ -10,20 +10,31 @@ the mean 2-way total variation distance and the worst associated pair, beside th
 real samples of that size.
 
     python benchmarks/accounting_benchmark.py [--rows 10000] [--seeds 20] [--epsilon 1]
+        [--output benchmarks/RESULTS.md]
+
+With --output the table replaces the file's "## Correlated mode's accounting" section (or is
+appended as one).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
+from results_file import machine, write_section
 
+from aesynth_pipeline.assets.keys import DEIDENTIFIED
 from aesynth_pipeline.assets.synthesis import declared_domain
+from aesynth_pipeline.checks import build_checks
+from aesynth_pipeline.definitions import build_assets, build_resources
 from aesynth_pipeline.domain import privbayes
 from aesynth_pipeline.domain.document import markdown_table
 from aesynth_pipeline.domain.encoding import code_frames, time_bin_edges
@@ -36,6 +47,8 @@ from aesynth_pipeline.domain.fidelity import (
 from aesynth_pipeline.domain.holdout import split_train_holdout
 from aesynth_pipeline.settings import Settings
 
+HEADING = "## Correlated mode's accounting"
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 ACCOUNTINGS = {
     "DataSynthesizer's (≈ 2.5ε, one record replaced)": "datasynthesizer",
     "add/remove (exactly ε)": "add_remove",
@@ -43,14 +56,18 @@ ACCOUNTINGS = {
 
 
 def training_data(rows: int) -> tuple[pd.DataFrame, Settings]:
-    from aesynth_pipeline_tests.conftest import FOUNDATION, materialise_pipeline
-
-    lake = Path(tempfile.mkdtemp())
-    run = materialise_pipeline(lake, rows=rows, pseudonym_key="k", selection=FOUNDATION)
-    training, _ = split_train_holdout(
-        run.read("hospital_ae_deidentified"), run.settings.holdout_share, run.settings.seed
+    """The training part of a run's de-identified data at `rows` mock attendances, and the
+    run's settings."""
+    settings = Settings(data_lake=tempfile.mkdtemp(), rows=rows, pseudonym_key="k")
+    dg.materialize(
+        [*build_assets(settings), *build_checks(settings)],
+        resources=build_resources(settings),
+        selection=dg.AssetSelection.assets(DEIDENTIFIED).upstream(),
+        run_config=QUIET_LOGS,
     )
-    return training, run.settings
+    deidentified = pd.read_parquet(Path(settings.data_lake) / f"{DEIDENTIFIED.path[-1]}.parquet")
+    training, _ = split_train_holdout(deidentified, settings.holdout_share, settings.seed)
+    return training, settings
 
 
 def _standard_error(values: np.ndarray) -> float:
@@ -63,10 +80,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--epsilon", type=float, default=1.0)
     parser.add_argument("--degree", type=int, default=1)
+    parser.add_argument("--output", type=Path, help="write the table into this Markdown file")
     arguments = parser.parse_args()
+    started = time.perf_counter()
 
     training, settings = training_data(arguments.rows)
-    domain = declared_domain(settings)
+    domain = declared_domain(settings, "correlated")
     edges = time_bin_edges(training["Time in A&E (mins)"])
     [training_codes] = code_frames([training], edges).binned
     sizes = code_frames([training], edges).binned_sizes
@@ -74,13 +93,14 @@ def main() -> None:
     floor = marginal_floors(reference, len(training), seed=0)
     floor_mean = floor.mean[("tvd_2way_mean", "")]
 
-    print(
+    introduction = (
         f"Correlated mode, fast engine, k = {arguments.degree}, ε = {arguments.epsilon}, "
         f"{len(training):,} training records, {arguments.seeds} seeds; associated pairs: "
         + ", ".join(" × ".join(pair) for pair in reference.associated)
         + f"; floor of the mean 2-way TVD {floor_mean:.4f}; load average "
-        f"{os.getloadavg()[0]:.1f}\n"
+        f"{os.getloadavg()[0]:.1f} at the start"
     )
+    print(introduction + "\n", flush=True)
     rows = []
     for label, accounting in ACCOUNTINGS.items():
         means, worst, seconds, spent = [], [], [], None
@@ -118,9 +138,22 @@ def main() -> None:
                 "s per seed": f"{np.mean(seconds):.3f}",
             }
         )
-    table = pd.DataFrame(rows)
-    print(markdown_table(table))
-    print("\n(± is the standard error of the mean over seeds.)")
+    table = markdown_table(pd.DataFrame(rows))
+    closing = (
+        "± is the standard error of the mean over seeds. The target: honest accounting "
+        "(exactly ε) no worse than DataSynthesizer's beyond sampling error. Load average "
+        f"{os.getloadavg()[0]:.1f} at the end."
+    )
+    print(table + "\n\n" + closing)
+    if arguments.output:
+        command = " ".join(["python", *sys.argv])
+        minutes = (time.perf_counter() - started) / 60
+        measured = (
+            f"`{command}` on {machine()}, {dt.date.today().isoformat()}: {minutes:.0f} minutes."
+        )
+        write_section(
+            arguments.output, HEADING, "\n\n".join([measured, introduction, table, closing])
+        )
 
 
 if __name__ == "__main__":

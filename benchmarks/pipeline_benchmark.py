@@ -185,13 +185,18 @@ def run_pipeline(rows: int, workspace: Path) -> PipelineRun:
 
 # Describe + generate in correlated mode on a stored training set, in a fresh process so
 # that its memory is its own; prints the two timings as JSON.
+# The domain is the run's own: its hospital pseudonyms use the key in the run's lake.
 ENGINE_RUN = """
 import json, sys, time
+from pathlib import Path
 import pandas as pd
+from aesynth_pipeline.assets.synthesis import declared_domain
 from aesynth_pipeline.domain import synthesise
+from aesynth_pipeline.settings import Settings
 training = pd.read_parquet(sys.argv[1])
+domain = declared_domain(Settings(data_lake=str(Path(sys.argv[1]).parent)), "correlated")
 parameters = synthesise.SynthesisParameters(
-    mode="correlated", epsilon=1.0, degree=2, seed=7, engine=sys.argv[2]
+    mode="correlated", epsilon=1.0, degree=2, seed=7, engine=sys.argv[2], domain=domain
 )
 started = time.perf_counter()
 description = synthesise.describe(training, parameters)
