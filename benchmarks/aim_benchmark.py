@@ -191,8 +191,8 @@ def binning_cost(training: pd.DataFrame, settings: Settings, domain: PublicDomai
         f"Time in A&E bins (edges {list(domain.time_edges)}) and redrawn within them, as "
         "every mode's records are: against the unchanged training data (no sampling noise "
         f"at all, so 0 without the bins), mean 2-way TVD {mean['value']:.4f} and "
-        f"{worst['columns']} {worst['value']:.4f}. The evaluation bins stays at the training "
-        "data's deciles, narrower than the declared bins."
+        f"{worst['columns']} {worst['value']:.4f}. (The evaluation bins stays at the "
+        "training data's deciles.)"
     )
 
 
