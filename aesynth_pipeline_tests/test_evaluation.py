@@ -21,6 +21,7 @@ from aesynth_pipeline.assets.keys import (
     RELEASE_RULE_CHECK_PREFIX,
     VERDICT_METADATA,
 )
+from aesynth_pipeline.domain import utility
 from aesynth_pipeline.domain.disclosure import anonymity, disclosure_risk
 from aesynth_pipeline.domain.encoding import code_frames, time_bin_edges
 from aesynth_pipeline.domain.evaluate import evaluate
@@ -371,3 +372,19 @@ def test_the_asset_metadata_shows_the_summary_verdict_and_recommendation(run):
     assert f"Recommended for release: {recommended} mode" in metadata["summary"]
     assert [entry["mode"] for entry in metadata[VERDICT_METADATA]["modes"]] == list(MODES)
     assert str(metadata["report (HTML)"]).endswith("evaluation_report.html")
+
+
+def test_the_classifiers_score_the_same_on_one_thread_as_on_a_thread_per_core(run, monkeypatch):
+    # The report runs small samples on one thread (utility.ONE_THREAD_BELOW_ROWS): only the
+    # time may depend on it, never a figure.
+    training, holdout = run.read("deidentified_train"), run.read("deidentified_holdout")
+    synthetic = run.read("synthetic_random")
+    threshold = float(training[c.TIME_IN_AE].median())
+    scores = {}
+    for below in (0, len(training) + 1):
+        monkeypatch.setattr(utility, "ONE_THREAD_BELOW_ROWS", below)
+        scores[below] = [
+            utility.utility_scores(frame, holdout, threshold, seed=3)
+            for frame in (training, synthetic)
+        ]
+    assert scores[0] == scores[len(training) + 1]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import f1_score, roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from aesynth_pipeline.columns import AGE_BRACKET, DEIDENTIFIED_COLUMNS, TIME_IN_AE
 from aesynth_pipeline.domain.encoding import sample_rows
@@ -21,6 +22,13 @@ from aesynth_pipeline.domain.metrics import metric_row
 
 # The classifiers' scores settle long before a million training records.
 CLASSIFIER_SAMPLE_ROWS = 50_000
+# Below this many training records the classifiers run on one OpenMP thread: their trees'
+# histograms are then so small that the threads' barriers cost more than they save, and far
+# more when another process shares the cores (2.4–3.1× slower beside one busy process on 2
+# cores, at 7,918 records); at the 50,000-record sample cap, alone, one thread is 0.76× as
+# fast, so larger samples keep scikit-learn's thread per core
+# (benchmarks/classifier_threads_benchmark.py). The figures do not depend on the threads.
+ONE_THREAD_BELOW_ROWS = 20_000
 
 
 def _encode(frames: Sequence[pd.DataFrame], features: list[str]) -> list[np.ndarray]:
@@ -80,10 +88,12 @@ class UtilityReference:
 def utility_scores(
     train: pd.DataFrame, test: pd.DataFrame, threshold: float, seed: int
 ) -> UtilityScores:
-    return UtilityScores(
-        age_bracket_f1=age_bracket_f1(train, test, seed),
-        long_stay_auc=long_stay_auc(train, test, threshold, seed),
-    )
+    threads = 1 if len(train) < ONE_THREAD_BELOW_ROWS else None
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        return UtilityScores(
+            age_bracket_f1=age_bracket_f1(train, test, seed),
+            long_stay_auc=long_stay_auc(train, test, threshold, seed),
+        )
 
 
 def utility_reference(
