@@ -26,15 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pandas as pd
+from pipeline_data import materialised
 from results_file import machine, write_section
 
-from aesynth_pipeline.assets.keys import DEIDENTIFIED
+from aesynth_pipeline.assets.keys import DEIDENTIFIED_TRAIN
 from aesynth_pipeline.assets.synthesis import declared_domain
-from aesynth_pipeline.checks import build_checks
-from aesynth_pipeline.definitions import build_assets, build_resources
 from aesynth_pipeline.domain import privbayes
 from aesynth_pipeline.domain.document import markdown_table
 from aesynth_pipeline.domain.encoding import code_frames, time_bin_edges
@@ -44,11 +42,9 @@ from aesynth_pipeline.domain.fidelity import (
     marginal_floors,
     marginals,
 )
-from aesynth_pipeline.domain.holdout import split_train_holdout
 from aesynth_pipeline.settings import Settings
 
 HEADING = "## Correlated mode's accounting"
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 ACCOUNTINGS = {
     "DataSynthesizer's (≈ 2.5ε, one record replaced)": "datasynthesizer",
     "add/remove (exactly ε)": "add_remove",
@@ -59,15 +55,7 @@ def training_data(rows: int) -> tuple[pd.DataFrame, Settings]:
     """The training part of a run's de-identified data at `rows` mock attendances, and the
     run's settings."""
     settings = Settings(data_lake=tempfile.mkdtemp(), rows=rows, pseudonym_key="k")
-    dg.materialize(
-        [*build_assets(settings), *build_checks(settings)],
-        resources=build_resources(settings),
-        selection=dg.AssetSelection.assets(DEIDENTIFIED).upstream(),
-        run_config=QUIET_LOGS,
-    )
-    deidentified = pd.read_parquet(Path(settings.data_lake) / f"{DEIDENTIFIED.path[-1]}.parquet")
-    training, _ = split_train_holdout(deidentified, settings.holdout_share, settings.seed)
-    return training, settings
+    return materialised(settings, DEIDENTIFIED_TRAIN)[DEIDENTIFIED_TRAIN], settings
 
 
 def _standard_error(values: np.ndarray) -> float:

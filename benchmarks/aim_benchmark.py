@@ -59,17 +59,15 @@ import pandas as pd
 
 # The script beside this one, found because a script's own folder is on the import path.
 from pipeline_benchmark import step_seconds
+from pipeline_data import materialised
 from results_file import machine, section_bounds, with_section
 
 from aesynth_pipeline.assets.keys import (
-    DEIDENTIFIED_HOLDOUT,
     DEIDENTIFIED_TRAIN,
     EVALUATION_REPORT,
     VERDICT_METADATA,
 )
 from aesynth_pipeline.assets.synthesis import declared_domain
-from aesynth_pipeline.checks import build_checks
-from aesynth_pipeline.definitions import build_assets, build_resources
 from aesynth_pipeline.domain.evaluate import marginal_evaluation
 from aesynth_pipeline.domain.gate import FIDELITY_RULES, associated_pairs, release_gate
 from aesynth_pipeline.domain.metrics import metric_value
@@ -112,7 +110,6 @@ INTRODUCTION = (
     "30 s at 10,000 rows and 60 s at 1,000,000 rows on 2 cores, cold and warm. Each part says "
     "when it was measured and under what load."
 )
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def progress(message: str) -> None:
@@ -143,13 +140,7 @@ def training_data(
     settings = budget_settings(
         arguments, data_lake=str(lake), rows=rows, pseudonym_key=PSEUDONYM_KEY
     )
-    dg.materialize(
-        [*build_assets(settings), *build_checks(settings)],
-        resources=build_resources(settings),
-        selection=dg.AssetSelection.assets(DEIDENTIFIED_TRAIN, DEIDENTIFIED_HOLDOUT).upstream(),
-        run_config=QUIET_LOGS,
-    )
-    return pd.read_parquet(lake / f"{DEIDENTIFIED_TRAIN.path[-1]}.parquet"), settings
+    return materialised(settings, DEIDENTIFIED_TRAIN)[DEIDENTIFIED_TRAIN], settings
 
 
 def aim_parameters(

@@ -24,19 +24,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import dagster as dg
 import pandas as pd
+from pipeline_data import materialised
 from results_file import machine, write_section
 
 from aesynth_pipeline.assets.keys import DEIDENTIFIED_HOLDOUT, DEIDENTIFIED_TRAIN, synthetic_key
-from aesynth_pipeline.checks import build_checks
-from aesynth_pipeline.definitions import build_assets, build_resources
 from aesynth_pipeline.domain import utility
 from aesynth_pipeline.domain.document import markdown_table
 from aesynth_pipeline.settings import Settings
 
 HEADING = "## The report's classifiers: threads"
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 ROWS = {"default run": 10_000, "sample cap": 63_000}
 PIPELINE_RULE = utility.ONE_THREAD_BELOW_ROWS
 
@@ -44,15 +41,10 @@ PIPELINE_RULE = utility.ONE_THREAD_BELOW_ROWS
 def lake_frames(rows: int) -> dict[str, pd.DataFrame]:
     """The training data, the hold-out and random mode's records of a run at `rows`."""
     settings = Settings(data_lake=tempfile.mkdtemp(), rows=rows, modes=("random",))
-    wanted = (DEIDENTIFIED_TRAIN, DEIDENTIFIED_HOLDOUT, synthetic_key("random"))
-    dg.materialize(
-        [*build_assets(settings), *build_checks(settings)],
-        resources=build_resources(settings),
-        selection=dg.AssetSelection.assets(*wanted).upstream(),
-        run_config=QUIET_LOGS,
+    wanted = materialised(
+        settings, DEIDENTIFIED_TRAIN, DEIDENTIFIED_HOLDOUT, synthetic_key("random")
     )
-    lake = Path(settings.data_lake)
-    return {key.path[-1]: pd.read_parquet(lake / f"{key.path[-1]}.parquet") for key in wanted}
+    return {key.path[-1]: frame for key, frame in wanted.items()}
 
 
 def busy() -> None:

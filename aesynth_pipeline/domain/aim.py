@@ -715,7 +715,7 @@ def _systematic_uniforms(row: np.ndarray, rng: np.random.Generator) -> np.ndarra
     order = rng.permutation(entries)
     order = order[np.argsort(row[order], kind="stable")]
     grouped = row[order]
-    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if entries else grouped
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
     counts = np.diff(np.r_[starts, entries])
     group = np.repeat(np.arange(len(starts)), counts)
     rank = np.arange(entries) - starts[group]
