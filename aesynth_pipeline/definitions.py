@@ -38,14 +38,25 @@ LOCAL_EXECUTOR = dg.multiprocess_executor.configured(
 )
 
 
+# Up to this many rows a run's steps are quicker one after another in the run's process than
+# in parallel processes: each step process costs about a second to start and to read its
+# inputs back, more than a small step computes (benchmarks/RESULTS.md, "The whole pipeline").
+IN_PROCESS_MAX_ROWS = 200_000
+
+
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
-    """Steps in parallel processes on this machine, or one Kubernetes pod per step."""
+    """Steps in the run's process or in parallel processes on this machine, or one Kubernetes
+    pod per step."""
     if settings.deployment == "kubernetes":
         # Installed only in the Kubernetes image (see deploy/dagster.yaml).
         from dagster_k8s import k8s_job_executor
 
         return k8s_job_executor
-    return LOCAL_EXECUTOR
+    if settings.executor == "auto":
+        in_process = settings.rows <= IN_PROCESS_MAX_ROWS
+    else:
+        in_process = settings.executor == "in_process"
+    return dg.in_process_executor if in_process else LOCAL_EXECUTOR
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

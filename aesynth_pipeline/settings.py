@@ -32,13 +32,12 @@ from aesynth_pipeline.domain.deidentify import ImdDecileMethod
 from aesynth_pipeline.domain.fidelity import DEFAULT_ASSOCIATION_THRESHOLD
 from aesynth_pipeline.domain.gate import GateThresholds
 from aesynth_pipeline.domain.geography import DEFAULT_POSTCODE_COUNT
-from aesynth_pipeline.domain.modes import MODES, Mode
+from aesynth_pipeline.domain.modes import DEFAULT_ENGINE, MODES, Engine, Mode
 from aesynth_pipeline.domain.public_domain import (
     DEFAULT_TIME_IN_AE_EDGES,
     DomainError,
     public_domain,
 )
-from aesynth_pipeline.domain.synthesise import DEFAULT_ENGINE, Engine
 
 PREFIX = "AESYNTH_"
 # Variables an earlier version read; set, they would silently change nothing.
@@ -47,6 +46,7 @@ RETIRED_VARIABLES = {
     "floor; set AESYNTH_GATE_TOLERANCE_1WAY and AESYNTH_GATE_TOLERANCE_2WAY instead",
 }
 Deployment = Literal["local", "kubernetes"]
+Executor = Literal["auto", "in_process", "multiprocess"]
 
 
 class SettingsError(ValueError):
@@ -176,6 +176,12 @@ class Settings(BaseSettings):
         "local",
         description="Where steps run: local (one process per step on this machine) or "
         "kubernetes (one pod per step, with deploy/dagster.yaml).",
+    )
+    executor: Executor = Field(
+        "auto",
+        description="How a local deployment runs its steps: in_process (one after another in "
+        "the run's own process), multiprocess (in parallel processes, one per step), or auto "
+        "(in_process up to 200,000 rows, multiprocess above).",
     )
     max_quarantine_share: float = Field(
         0.05,

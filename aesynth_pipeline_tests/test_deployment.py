@@ -11,6 +11,7 @@ from upath import UPath
 from aesynth_pipeline import columns as c
 from aesynth_pipeline.checks import build_checks
 from aesynth_pipeline.definitions import (
+    IN_PROCESS_MAX_ROWS,
     LOCAL_EXECUTOR,
     build_assets,
     build_definitions,
@@ -29,6 +30,7 @@ SMALL_RUN_ENVIRONMENT = {
     "AESYNTH_GATE_STANDARD_ERRORS": str(SMALL_RUN["gate_standard_errors"]),
     # The executor's subject is steps in processes, which two modes show as well as four.
     "AESYNTH_MODES": "random,correlated",
+    "AESYNTH_EXECUTOR": "multiprocess",
 }
 
 
@@ -37,8 +39,17 @@ def everything_job() -> dg.JobDefinition:
     return build_definitions(Settings.from_env()).resolve_job_def(EVERYTHING_JOB)
 
 
-def test_the_default_executor_forks_steps_from_a_preloaded_server(tmp_path):
-    assert build_definitions(Settings(data_lake=str(tmp_path))).executor is LOCAL_EXECUTOR
+def test_a_small_run_runs_in_one_process_and_a_large_one_in_processes_forked_from_a_server(
+    tmp_path,
+):
+    def executor(**settings) -> dg.ExecutorDefinition:
+        return build_definitions(Settings(data_lake=str(tmp_path), **settings)).executor
+
+    assert executor() is dg.in_process_executor
+    assert executor(rows=IN_PROCESS_MAX_ROWS) is dg.in_process_executor
+    assert executor(rows=IN_PROCESS_MAX_ROWS + 1) is LOCAL_EXECUTOR
+    assert executor(executor="multiprocess") is LOCAL_EXECUTOR
+    assert executor(rows=1_000_000, executor="in_process") is dg.in_process_executor
 
 
 def test_the_whole_job_runs_through_the_multiprocess_executor(tmp_path, monkeypatch):

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from upath import UPath
 
-from aesynth_pipeline.domain.modes import MODES
-from aesynth_pipeline.domain.synthesise import DEFAULT_ENGINE
+from aesynth_pipeline.domain.modes import DEFAULT_ENGINE, MODES
 from aesynth_pipeline.lake import write_atomically
 from aesynth_pipeline.settings import ENVIRONMENT_VARIABLES, Settings, SettingsError
 

@@ -12,6 +12,10 @@ from enum import IntEnum
 from typing import Literal
 
 Mode = Literal["random", "independent", "correlated", "aim"]
+# Who runs correlated mode: DataSynthesizer itself, or the vectorised re-implementation.
+Engine = Literal["datasynthesizer", "fast"]
+ENGINES: tuple[Engine, ...] = ("datasynthesizer", "fast")
+DEFAULT_ENGINE: Engine = "fast"
 
 
 class Promise(IntEnum):

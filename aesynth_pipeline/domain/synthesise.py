@@ -21,7 +21,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ from aesynth_pipeline.domain.attributes import (
     as_deidentified_frame,
     require_deidentified_columns,
 )
-from aesynth_pipeline.domain.modes import MODES, Mode
+from aesynth_pipeline.domain.modes import DEFAULT_ENGINE, ENGINES, MODES, Engine, Mode
 from aesynth_pipeline.domain.public_domain import (
     PublicDomain,
     codes,
@@ -49,10 +49,6 @@ from aesynth_pipeline.domain.public_domain import (
     with_time_in_bins,
 )
 
-# Who runs correlated mode: DataSynthesizer itself, or the vectorised re-implementation.
-Engine = Literal["datasynthesizer", "fast"]
-ENGINES: tuple[Engine, ...] = ("datasynthesizer", "fast")
-DEFAULT_ENGINE: Engine = "fast"
 # DataSynthesizer's correlated mode spends ε/2 on its network and ε/2 on tables whose counts
 # it noises for one record added or removed; for one record replaced (the relation its
 # network score assumes) the tables cost twice that, 1.5 ε in all. So it is given 2/3 of
