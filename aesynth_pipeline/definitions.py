@@ -10,7 +10,7 @@ from aesynth_pipeline.assets.source import build_source_assets
 from aesynth_pipeline.assets.synthesis import build_synthesis_assets
 from aesynth_pipeline.checks import build_checks
 from aesynth_pipeline.io_managers import JsonLake, ParquetLake
-from aesynth_pipeline.schedules import build_schedules, everything_job
+from aesynth_pipeline.schedules import EVERYTHING_JOB, build_schedules, everything_job
 from aesynth_pipeline.settings import Settings
 
 
@@ -68,6 +68,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources=build_resources(settings),
         executor=build_executor(settings),
     )
+
+
+def everything_job_from_env() -> dg.JobDefinition:
+    """The job `make run` executes, built from the AESYNTH_* environment each time: what a
+    step process rebuilds, so every process runs the same parameters."""
+    return build_definitions(Settings.from_env()).resolve_job_def(EVERYTHING_JOB)
 
 
 defs = build_definitions(Settings.from_env())

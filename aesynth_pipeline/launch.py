@@ -1,5 +1,5 @@
-"""What `make run` and `make refresh` call: checks that a run can start, runs `dg launch`,
-follows the run and sums it up.
+"""What `make run` and `make refresh` call: checks that a run can start, runs the job, follows
+the run and sums it up.
 
 Before anything is written it checks the AESYNTH_* parameters, the postcode file and that
 the data lake can be written, and refuses to start while another run is in progress in the
@@ -10,10 +10,11 @@ the same assets at once. Problems are reported in one line.
     python -m aesynth_pipeline.launch everything   # every asset and check
     python -m aesynth_pipeline.launch stale        # stale assets and everything downstream
 
-Run directly, it needs DAGSTER_HOME set, and the repository as the current directory:
-`dg launch` finds the project from there.
+Run directly, it needs DAGSTER_HOME set. The job runs in this process, as `dg launch` would
+run it in its own (a second interpreter would import the whole pipeline again, seconds of a
+small run), with the executor the parameters choose.
 
-`dg launch`'s own output (every event, and any traceback) goes to a log file,
+Dagster's own output (every event, and any traceback) goes to a log file,
 $DAGSTER_HOME/logs/<UTC time>-<everything|stale>.log. The terminal shows one line per asset
 as it is materialised, then a summary: the outcome and wall time, the release verdict and
 the report when the evaluation report ran, and where the data lake and the log are.
@@ -34,15 +35,20 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
-import shlex
-import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import dagster as dg
+
+# Dagster's own command line (`dagster job execute`, `dg launch`) runs jobs inside this
+# context: an interrupt then stops the run between steps' events instead of anywhere.
+from dagster._utils.interrupts import capture_interrupts
 
 from aesynth_pipeline.run_outcome import (
     ExitStatus,
@@ -52,7 +58,6 @@ from aesynth_pipeline.run_outcome import (
     exit_status,
     summary_lines,
 )
-from aesynth_pipeline.schedules import EVERYTHING_JOB
 from aesynth_pipeline.settings import ENVIRONMENT_VARIABLES, Settings, SettingsError
 
 # Runs that hold the lake: a queued run waits for these too.
@@ -137,59 +142,107 @@ def launched_run(instance: dg.DagsterInstance, launched_at: dt.datetime) -> dg.R
     return records[0] if records else None
 
 
-def follow(
-    instance: dg.DagsterInstance, process: subprocess.Popen, launched_at: dt.datetime
-) -> RunProgress | None:
-    """Print each asset as the run materialises it, until `dg launch` exits.
-
-    Whether the process has exited is asked before the events are read, so the last read
-    happens after it has written everything.
-    """
-    progress = None
-    interrupted = False
-    while True:
-        try:
-            exited = process.poll() is not None
-            if progress is None and (run := launched_run(instance, launched_at)):
-                progress = RunProgress(run.dagster_run.run_id)
-            if progress is not None:
-                for materialised in progress.read_new_events(instance):
-                    print(materialised.progress_line(), flush=True)
-            if exited:
-                return progress
-            time.sleep(POLL_SECONDS)
-        except KeyboardInterrupt:
-            # Ctrl-C reached dg launch too (same process group); it stops the run and
-            # records how it ended, which the summary then reports.
-            if interrupted:
-                raise
-            interrupted = True
-            print("Interrupted: waiting for Dagster to stop the run.", flush=True)
-
-
 def launch_and_follow(
-    instance: dg.DagsterInstance, settings: Settings, command: str, *arguments: str
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    command: str,
+    selection: list[dg.AssetKey] | None = None,
 ) -> ExitStatus:
     log_path = new_log_path(instance, command)
     print(f"Dagster's output goes to {log_path}", flush=True)
-    dg_command = [str(Path(sys.executable).parent / "dg"), "launch", *arguments]
     started = time.monotonic()
     launched_at = dt.datetime.now(dt.UTC)
-    with log_path.open("a") as log:
-        log.write(f"$ {shlex.join(dg_command)}\n")
-        log.flush()
-        process = subprocess.Popen(
-            dg_command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
-        progress = follow(instance, process, launched_at)
+    with log_path.open("a") as log, output_to(log) as terminal:
+        follower = Follower(instance, launched_at, terminal)
+        follower.start()
+        try:
+            error = execute(instance, selection)
+        finally:
+            progress = follower.finish()
         if progress is not None:
             log.write("\n# The run's whole event log, as the Dagster instance stores it\n")
             log.write("\n".join(event_log_lines(instance, progress.run_id)) + "\n")
     run = instance.get_run_record_by_id(progress.run_id) if progress else None
-    launch = Launch(log_path, settings.data_lake, process.returncode, time.monotonic() - started)
+    launch = Launch(log_path, settings.data_lake, error, time.monotonic() - started)
     print()
     print("\n".join(summary_lines(run, progress, launch)), flush=True)
     return exit_status(run, progress)
+
+
+def execute(instance: dg.DagsterInstance, selection: list[dg.AssetKey] | None) -> str | None:
+    """Run the job in this process, as `dg launch` would in its own: the run, its events and
+    its steps are the same, without a second interpreter importing the pipeline again.
+    Returns why the run could not be executed (its traceback goes to the log), or None."""
+    # Imported here: loading the definitions reads the parameters, which are checked first.
+    from aesynth_pipeline.definitions import everything_job_from_env
+
+    try:
+        # As `dg launch` does: Ctrl-C stops the run at the next safe point, and the run
+        # records that it was interrupted.
+        with (
+            capture_interrupts(),
+            dg.execute_job(
+                dg.reconstructable(everything_job_from_env),
+                instance=instance,
+                asset_selection=selection,
+                raise_on_error=False,
+            ),
+        ):
+            return None
+    except Exception as error:  # noqa: BLE001 - any failure to run is reported, not raised
+        traceback.print_exc()
+        return f"{type(error).__name__}: {error}"
+
+
+@contextlib.contextmanager
+def output_to(log: TextIO) -> Iterator[TextIO]:
+    """Send everything written to standard output and error, by this process and by the step
+    processes it starts, to `log`; yield the terminal's standard output for progress lines."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {stream: os.dup(stream) for stream in (1, 2)}
+    terminal = os.fdopen(os.dup(saved[1]), "w", buffering=1, encoding="utf-8")
+    try:
+        for stream in saved:
+            os.dup2(log.fileno(), stream)
+        yield terminal
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for stream, original in saved.items():
+            os.dup2(original, stream)
+            os.close(original)
+        terminal.close()
+
+
+class Follower(threading.Thread):
+    """Prints each asset as the run materialises it, until told the run has ended.
+
+    The last read happens after the run has ended, so it sees every event.
+    """
+
+    def __init__(self, instance: dg.DagsterInstance, launched_at: dt.datetime, out: TextIO):
+        super().__init__(daemon=True)
+        self.instance, self.launched_at, self.out = instance, launched_at, out
+        self.progress: RunProgress | None = None
+        self.ended = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            ended = self.ended.is_set()
+            if self.progress is None and (run := launched_run(self.instance, self.launched_at)):
+                self.progress = RunProgress(run.dagster_run.run_id)
+            if self.progress is not None:
+                for materialised in self.progress.read_new_events(self.instance):
+                    print(materialised.progress_line(), file=self.out, flush=True)
+            if ended:
+                return
+            self.ended.wait(POLL_SECONDS)
+
+    def finish(self) -> RunProgress | None:
+        self.ended.set()
+        self.join()
+        return self.progress
 
 
 def main(argv: list[str]) -> int:
@@ -204,7 +257,7 @@ def main(argv: list[str]) -> int:
         settings = checked_settings()
         with dg.DagsterInstance.get() as instance, only_run(instance):
             if command == "everything":
-                return launch_and_follow(instance, settings, command, "--job", EVERYTHING_JOB)
+                return launch_and_follow(instance, settings, command)
             # Imported here: loading the definitions reads the parameters, which are checked.
             from aesynth_pipeline.definitions import build_definitions
             from aesynth_pipeline.refresh import refresh_keys, selection_text
@@ -213,9 +266,8 @@ def main(argv: list[str]) -> int:
             if not keys:
                 print("Nothing is stale: every asset is up to date.")
                 return ExitStatus.SUCCEEDED
-            selection = selection_text(keys)
-            print(f"Refreshing: {selection}", flush=True)
-            return launch_and_follow(instance, settings, command, "--assets", selection)
+            print(f"Refreshing: {selection_text(keys)}", flush=True)
+            return launch_and_follow(instance, settings, command, sorted(keys))
     except (SettingsError, CannotStart) as problem:
         print(f"aesynth: {problem}", file=sys.stderr)
         return ExitStatus.BAD_INPUT

@@ -1,6 +1,6 @@
 """What a run launched from the command line did, read from the Dagster instance's event log.
 
-`launch.py` runs `dg launch` with its output sent to a log file, and follows the run here
+`launch.py` runs the job with its output sent to a log file, and follows the run here
 instead: `RunProgress` reads the run's new event records on each poll (assets materialised,
 steps failed, check evaluations), `exit_status` turns the finished run into the command's
 exit status, and `summary_lines` into the few lines a user reads at the end.
@@ -198,11 +198,12 @@ def exit_status(run: dg.RunRecord | None, progress: RunProgress | None) -> ExitS
 
 @dataclass(frozen=True)
 class Launch:
-    """What the summary knows besides the run: where things are, and how dg launch ended."""
+    """What the summary knows besides the run: where things are, and why the job could not
+    be executed, if it could not."""
 
     log_path: Path
     data_lake: str
-    returncode: int
+    error: str | None
     seconds: float
 
 
@@ -211,10 +212,7 @@ def summary_lines(
 ) -> list[str]:
     status = exit_status(run, progress)
     if run is None or progress is None:
-        lines = [
-            f"dg launch exited with status {launch.returncode} before a run started:",
-            f"  {first_words(launch.log_path)}",
-        ]
+        lines = ["The run did not start:", f"  {launch.error or '(no error was raised)'}"]
     else:
         lines = [
             headline(status, run, launch),
@@ -258,7 +256,7 @@ def headline(status: ExitStatus, run: dg.RunRecord, launch: Launch) -> str:
         return f"Run failed after {seconds:.1f} s {identity}:"
     if run.dagster_run.status == dg.DagsterRunStatus.CANCELED:
         return f"Run canceled after {seconds:.1f} s {identity}."
-    return f"Run did not finish: dg launch exited with status {launch.returncode} {identity}."
+    return f"Run did not finish {identity}: {launch.error or 'it ended without a status'}."
 
 
 def failed_rule_lines(checks: list[FailedCheck]) -> list[str]:
@@ -301,18 +299,3 @@ def mode_lines(mode: Mapping[str, object], width: int) -> list[str]:
     if not mode.get("passed"):
         parts += [f"      breaks {rule}" for rule in mode.get("failed") or []]
     return [head, *parts]
-
-
-def first_words(log_path: Path) -> str:
-    """What dg launch said when it stopped before creating a run.
-
-    A Python error ends its traceback with the exception; a refusal of the dg command line
-    comes as a plain message, whose first line says what is wrong.
-    """
-    said = log_path.read_text(errors="replace").splitlines()[1:]  # after the command line
-    lines = [line.strip() for line in said if line.strip()]
-    if not lines:
-        return "(dg launch printed nothing)"
-    if any(line.startswith("Traceback") for line in lines):
-        return lines[-1]
-    return lines[0]

@@ -16,8 +16,8 @@ from aesynth_pipeline.definitions import (
     build_assets,
     build_definitions,
     build_resources,
+    everything_job_from_env,
 )
-from aesynth_pipeline.schedules import EVERYTHING_JOB
 from aesynth_pipeline.settings import Settings
 
 from .conftest import SMALL_RUN
@@ -32,11 +32,6 @@ SMALL_RUN_ENVIRONMENT = {
     "AESYNTH_MODES": "random,correlated",
     "AESYNTH_EXECUTOR": "multiprocess",
 }
-
-
-def everything_job() -> dg.JobDefinition:
-    """Rebuilt from the environment in every step process the executor starts."""
-    return build_definitions(Settings.from_env()).resolve_job_def(EVERYTHING_JOB)
 
 
 def test_a_small_run_runs_in_one_process_and_a_large_one_in_processes_forked_from_a_server(
@@ -61,7 +56,7 @@ def test_the_whole_job_runs_through_the_multiprocess_executor(tmp_path, monkeypa
     (tmp_path / "home").mkdir()
     with (
         dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance,
-        dg.execute_job(dg.reconstructable(everything_job), instance=instance) as result,
+        dg.execute_job(dg.reconstructable(everything_job_from_env), instance=instance) as result,
     ):
         assert result.success
         events = result.all_events
