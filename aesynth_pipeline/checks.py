@@ -1,4 +1,8 @@
-"""Blocking asset checks: a failed check stops every asset downstream of the bad data."""
+"""The asset checks, each run inside the step of the asset it judges, on the value the step
+has just stored: the data is checked without being read back, and without a step (a process,
+in parallel runs) of its own. Each check has a spec, which its asset declares, and a function
+that judges the value. A failed blocking check fails its asset's step, which stops every asset
+downstream of the bad data."""
 
 from __future__ import annotations
 
@@ -26,17 +30,8 @@ from aesynth_pipeline.assets.keys import (
 from aesynth_pipeline.domain.attributes import bayesian_network, network_attributes
 from aesynth_pipeline.domain.deidentify import KEPT_GENDERS
 from aesynth_pipeline.domain.document import markdown_table
-from aesynth_pipeline.domain.gate import (
-    RULES,
-    GateThresholds,
-    Rule,
-    marginal_judgements,
-    mode_verdicts,
-    recommendation,
-    release_gate,
-)
-from aesynth_pipeline.domain.modes import MODES, promises
-from aesynth_pipeline.settings import Settings
+from aesynth_pipeline.domain.gate import RULES, Recommendation
+from aesynth_pipeline.domain.modes import MODES, Mode, promises
 
 # Raw-zone failures are reported by column, rule and count only: their values may identify
 # a patient, so they never reach the check's metadata.
@@ -55,9 +50,6 @@ SCHEMA_BY_ASSET: dict[dg.AssetKey, tuple[type[pa.DataFrameModel], bool]] = {
 
 _EXAMPLES_PER_RULE = 5
 _COLUMN_SET_CHECKS = ("column_in_schema", "column_in_dataframe")
-# Schema checks judge a stored asset as it is, so the IO manager hands it over without its
-# own column test (see io_managers.py).
-READS_AS_STORED = "aesynth/reads_as_stored"
 
 
 def schema_failures(
@@ -89,51 +81,58 @@ def schema_failures(
     return None
 
 
-def _schema_check(asset_key: dg.AssetKey, model: type[pa.DataFrameModel], show_values: bool):
-    @dg.asset_check(
-        asset=asset_key,
-        name=f"conforms_to_{model.__name__}",
+def schema_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
+    model, _ = SCHEMA_BY_ASSET[key]
+    return dg.AssetCheckSpec(
+        f"conforms_to_{model.__name__}",
+        asset=key,
         blocking=True,
-        op_tags={READS_AS_STORED: "true"},
         description=f"Every row satisfies the {model.__name__} schema: {model.__doc__}",
     )
-    def conforms(frame: pd.DataFrame) -> dg.AssetCheckResult:
-        failures = schema_failures(model, frame, show_values)
-        if failures is None:
-            return dg.AssetCheckResult(passed=True, metadata={"rows checked": len(frame)})
+
+
+def schema_result(key: dg.AssetKey, frame: pd.DataFrame) -> dg.AssetCheckResult:
+    model, show_values = SCHEMA_BY_ASSET[key]
+    check_name = schema_spec(key).name
+    failures = schema_failures(model, frame, show_values)
+    if failures is None:
         return dg.AssetCheckResult(
-            passed=False,
-            description=f"{int(failures['failing_rows'].sum())} failure(s) of the "
-            f"{model.__name__} schema",
-            metadata={
-                "rows checked": len(frame),
-                "broken rules": dg.MetadataValue.md(markdown_table(failures)),
-            },
+            asset_key=key, check_name=check_name, passed=True, metadata={"rows checked": len(frame)}
         )
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=check_name,
+        passed=False,
+        description=f"{int(failures['failing_rows'].sum())} failure(s) of the "
+        f"{model.__name__} schema",
+        metadata={
+            "rows checked": len(frame),
+            "broken rules": dg.MetadataValue.md(markdown_table(failures)),
+        },
+    )
 
-    return conforms
 
-
-@dg.asset_check(
+ROWS_RECONCILE = dg.AssetCheckSpec(
+    "rows_reconcile",
     asset=DEIDENTIFIED,
     blocking=True,
-    additional_ins={
-        "attendances": dg.AssetIn(HOSPITAL_AE_DATA),
-        "joined": dg.AssetIn(HOSPITAL_AE_DATA_LSOA),
-        "quarantined": dg.AssetIn(HOSPITAL_AE_QUARANTINE),
-    },
     description="No attendance is lost: raw rows = de-identified rows + rows removed for a "
     "rare gender + quarantined rows.",
 )
+
+
 def rows_reconcile(
     deidentified: pd.DataFrame,
     attendances: pd.DataFrame,
     joined: pd.DataFrame,
     quarantined: pd.DataFrame,
 ) -> dg.AssetCheckResult:
+    # Counted again from the join, not taken from the de-identification's own count.
     removed_by_gender = int((~joined[c.GENDER].isin(KEPT_GENDERS)).sum())
     accounted = len(deidentified) + removed_by_gender + len(quarantined)
     return dg.AssetCheckResult(
+        asset_key=DEIDENTIFIED,
+        check_name=ROWS_RECONCILE.name,
         passed=accounted == len(attendances),
         metadata={
             "raw rows": len(attendances),
@@ -145,30 +144,31 @@ def rows_reconcile(
     )
 
 
-def _quarantine_check(limit: float) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
+def quarantine_share_spec(limit: float) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        "quarantine_share_within_limit",
         asset=HOSPITAL_AE_QUARANTINE,
-        name="quarantine_share_within_limit",
         blocking=True,
-        additional_ins={"joined": dg.AssetIn(HOSPITAL_AE_DATA_LSOA)},
         description=f"At most {limit:.0%} of attendances are set aside by the postcode join; "
         "more means the postcode directory does not fit the data.",
     )
-    def quarantine_share_within_limit(
-        quarantined: pd.DataFrame, joined: pd.DataFrame
-    ) -> dg.AssetCheckResult:
-        total = len(quarantined) + len(joined)
-        share = len(quarantined) / total if total else 0.0
-        return dg.AssetCheckResult(
-            passed=share <= limit,
-            description=None
-            if share <= limit
-            else f"{share:.1%} of attendances quarantined, above the {limit:.0%} limit "
-            "(AESYNTH_MAX_QUARANTINE_SHARE)",
-            metadata={"quarantined share": share, "limit": limit, "quarantined": len(quarantined)},
-        )
 
-    return quarantine_share_within_limit
+
+def quarantine_share(
+    quarantined: pd.DataFrame, joined: pd.DataFrame, limit: float
+) -> dg.AssetCheckResult:
+    total = len(quarantined) + len(joined)
+    share = len(quarantined) / total if total else 0.0
+    return dg.AssetCheckResult(
+        asset_key=HOSPITAL_AE_QUARANTINE,
+        check_name=quarantine_share_spec(limit).name,
+        passed=share <= limit,
+        description=None
+        if share <= limit
+        else f"{share:.1%} of attendances quarantined, above the {limit:.0%} limit "
+        "(AESYNTH_MAX_QUARANTINE_SHARE)",
+        metadata={"quarantined share": share, "limit": limit, "quarantined": len(quarantined)},
+    )
 
 
 def network_problems(description: dict, degree: int) -> list[str]:
@@ -183,101 +183,101 @@ def network_problems(description: dict, degree: int) -> list[str]:
     return problems
 
 
-def _network_check(degree: int) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
+def network_spec(degree: int) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        "network_covers_every_attribute",
         asset=description_key("correlated"),
-        name="network_covers_every_attribute",
         blocking=True,
         description=f"The Bayesian network holds every attribute, each with at most k={degree} "
         "parents.",
     )
-    def network_covers_every_attribute(description: dict) -> dg.AssetCheckResult:
-        problems = network_problems(description, degree)
-        return dg.AssetCheckResult(
-            passed=not problems,
-            metadata={"problems": "; ".join(problems) or "none", "k": degree},
-        )
-
-    return network_covers_every_attribute
 
 
-def _rule_check(
-    rule: Rule, thresholds: GateThresholds, modes: tuple[str, ...]
-) -> dg.AssetChecksDefinition:
-    judged = [mode for mode in modes if promises()[mode] >= rule.promise]
+def network_result(description: dict, degree: int) -> dg.AssetCheckResult:
+    problems = network_problems(description, degree)
+    return dg.AssetCheckResult(
+        asset_key=description_key("correlated"),
+        check_name=network_spec(degree).name,
+        passed=not problems,
+        metadata={"problems": "; ".join(problems) or "none", "k": degree},
+    )
 
+
+def judged_rules(modes: tuple[Mode, ...]) -> dict[str, list[Mode]]:
+    """Each release rule that judges a mode that runs, with the modes it judges: a rule that
+    judges none of them would pass without judging."""
+    judged = {
+        name: [mode for mode in modes if promises()[mode] >= rule.promise]
+        for name, rule in RULES.items()
+    }
+    return {name: chosen for name, chosen in judged.items() if chosen}
+
+
+def rule_specs(modes: tuple[Mode, ...]) -> list[dg.AssetCheckSpec]:
     # Not blocking: a mode that breaks a rule is not released, but another mode may be; the
-    # release gate below decides.
-    @dg.asset_check(
-        asset=EVALUATION_REPORT,
-        name=f"{RELEASE_RULE_CHECK_PREFIX}{rule.name}",
-        description=f"Release rule, judging {', '.join(judged)} mode: {rule.description}",
-    )
-    def rule_check(metrics: pd.DataFrame) -> dg.AssetCheckResult:
-        gate = release_gate(metrics, thresholds, promises())
-        verdicts = gate[gate["rule"] == rule.name]
-        failing = verdicts[~verdicts["passed"]]
-        return dg.AssetCheckResult(
-            passed=failing.empty,
-            severity=dg.AssetCheckSeverity.WARN,
-            # One line per failing mode, naming the figure and its limit.
-            description="\n".join(f"{row.mode} mode: {row.reason}" for row in failing.itertuples())
-            or f"passes for {', '.join(verdicts['mode'])} mode",
-            metadata={
-                "failing modes": ", ".join(failing["mode"]) or "none",
-                "verdicts": dg.MetadataValue.md(markdown_table(verdicts)),
-            },
-        )
-
-    return rule_check
-
-
-def _release_gate_check(thresholds: GateThresholds) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=EVALUATION_REPORT,
-        name=RELEASE_GATE_CHECK,
-        blocking=True,
-        description="Release gate: a mode that keeps what the most ambitious mode that ran "
-        "promises passes every release rule that applies to it, and is the one to release.",
-    )
-    def release_gate_check(metrics: pd.DataFrame) -> dg.AssetCheckResult:
-        judgements = marginal_judgements(metrics, thresholds)
-        gate = release_gate(metrics, thresholds, promises(), judgements)
-        decision = recommendation(mode_verdicts(gate, judgements, promises()))
-        if decision.mode is not None:
-            return dg.AssetCheckResult(
-                passed=True,
-                description=f"releases {decision.mode} mode: {decision.reason}",
-                metadata={"released mode": decision.mode},
-            )
-        # The reason, then one line per rule a mode that could have been released broke:
-        # what the UI and the command line show of a blocked release.
-        return dg.AssetCheckResult(
-            passed=False,
-            description="\n".join([f"Release blocked: {decision.reason}", *decision.blocked_by]),
-            metadata={"released mode": "none"},
-        )
-
-    return release_gate_check
-
-
-def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
-    thresholds = settings.gate_thresholds()
-    unselected = {synthetic_key(mode) for mode in MODES if mode not in settings.modes}
+    # release gate decides.
     return [
-        *(
-            _schema_check(key, model, show)
-            for key, (model, show) in SCHEMA_BY_ASSET.items()
-            if key not in unselected
-        ),
-        rows_reconcile,
-        _quarantine_check(settings.max_quarantine_share),
-        *([_network_check(settings.bn_degree)] if "correlated" in settings.modes else []),
-        *(
-            _rule_check(rule, thresholds, settings.modes)
-            for rule in RULES.values()
-            # A rule that judges none of the modes that run would pass without judging.
-            if any(promises()[mode] >= rule.promise for mode in settings.modes)
-        ),
-        _release_gate_check(thresholds),
+        dg.AssetCheckSpec(
+            f"{RELEASE_RULE_CHECK_PREFIX}{name}",
+            asset=EVALUATION_REPORT,
+            description=f"Release rule, judging {', '.join(judged)} mode: "
+            f"{RULES[name].description}",
+        )
+        for name, judged in judged_rules(modes).items()
     ]
+
+
+def rule_results(gate: pd.DataFrame, modes: tuple[Mode, ...]) -> list[dg.AssetCheckResult]:
+    """Each rule's verdicts, from the gate the report computed."""
+    results = []
+    for name in judged_rules(modes):
+        verdicts = gate[gate["rule"] == name]
+        failing = verdicts[~verdicts["passed"]]
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=EVALUATION_REPORT,
+                check_name=f"{RELEASE_RULE_CHECK_PREFIX}{name}",
+                passed=failing.empty,
+                severity=dg.AssetCheckSeverity.WARN,
+                # One line per failing mode, naming the figure and its limit.
+                description="\n".join(
+                    f"{row.mode} mode: {row.reason}" for row in failing.itertuples()
+                )
+                or f"passes for {', '.join(verdicts['mode'])} mode",
+                metadata={
+                    "failing modes": ", ".join(failing["mode"]) or "none",
+                    "verdicts": dg.MetadataValue.md(markdown_table(verdicts)),
+                },
+            )
+        )
+    return results
+
+
+RELEASE_GATE = dg.AssetCheckSpec(
+    RELEASE_GATE_CHECK,
+    asset=EVALUATION_REPORT,
+    blocking=True,
+    description="Release gate: a mode that keeps what the most ambitious mode that ran "
+    "promises passes every release rule that applies to it, and is the one to release.",
+)
+
+
+def release_gate_result(decision: Recommendation) -> dg.AssetCheckResult:
+    """The gate's verdict, from the recommendation the report computed."""
+    if decision.mode is not None:
+        return dg.AssetCheckResult(
+            asset_key=EVALUATION_REPORT,
+            check_name=RELEASE_GATE_CHECK,
+            passed=True,
+            description=f"releases {decision.mode} mode: {decision.reason}",
+            metadata={"released mode": decision.mode},
+        )
+    # The reason, then one line per rule a mode that could have been released broke: what
+    # the UI and the command line show of a blocked release.
+    return dg.AssetCheckResult(
+        asset_key=EVALUATION_REPORT,
+        check_name=RELEASE_GATE_CHECK,
+        passed=False,
+        description="\n".join([f"Release blocked: {decision.reason}", *decision.blocked_by]),
+        metadata={"released mode": "none"},
+    )

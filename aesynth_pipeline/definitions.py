@@ -8,7 +8,6 @@ from aesynth_pipeline.assets.evaluation import build_evaluation_assets
 from aesynth_pipeline.assets.preparation import build_preparation_assets
 from aesynth_pipeline.assets.source import build_source_assets
 from aesynth_pipeline.assets.synthesis import build_synthesis_assets
-from aesynth_pipeline.checks import build_checks
 from aesynth_pipeline.io_managers import JsonLake, ParquetLake
 from aesynth_pipeline.schedules import EVERYTHING_JOB, build_schedules, everything_job
 from aesynth_pipeline.settings import Settings
@@ -62,7 +61,6 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=build_assets(settings),
-        asset_checks=build_checks(settings),
         jobs=[everything_job],
         schedules=build_schedules(settings),
         resources=build_resources(settings),

@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 from upath import UPath
 
-from aesynth_pipeline.checks import READS_AS_STORED, SCHEMA_BY_ASSET
+from aesynth_pipeline.checks import SCHEMA_BY_ASSET
 from aesynth_pipeline.lake import RAW_ZONE, lake_path, make_folder, write_atomically
 from aesynth_pipeline.schemas import structure_problems
 
@@ -49,7 +49,7 @@ class ParquetIOManager(LakeIOManager):
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
         with path.open("rb") as file:
             frame = pd.read_parquet(file)
-        if context.has_asset_key and not context.op_def.tags.get(READS_AS_STORED):
+        if context.has_asset_key:
             _require_stored_structure(context.asset_key, frame, path)
         return frame
 

@@ -27,8 +27,10 @@ from aesynth_pipeline.assets.keys import (
 if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo
 
-# The release gate's check runs in its own step, named after the asset and the check.
-RELEASE_GATE_STEP = f"{EVALUATION_REPORT.to_python_identifier()}_{RELEASE_GATE_CHECK}"
+# The release gate's check runs in the evaluation report's own step.
+REPORT_STEP = EVALUATION_REPORT.to_python_identifier()
+# What Dagster fails a step with when a blocking check of its asset fails.
+FAILED_CHECK_ERROR = "DagsterAssetCheckFailedError"
 
 FOLLOWED_EVENTS = {
     dg.DagsterEventType.STEP_START,
@@ -61,10 +63,7 @@ class Materialised:
 class FailedStep:
     step_key: str
     error: str
-
-    @property
-    def is_release_gate(self) -> bool:
-        return self.step_key == RELEASE_GATE_STEP
+    error_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +71,8 @@ class FailedCheck:
     step_key: str
     check_name: str
     description: str
+    # Failed with ERROR severity while blocking: it failed its asset's step.
+    blocking: bool = False
 
 
 @dataclass
@@ -116,13 +117,20 @@ class RunProgress:
             self.materialised.append(materialised)
             return materialised
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            error = event.step_failure_data.error
-            self.failed_steps.append(FailedStep(step_key, first_line(user_error(error))))
+            error = user_error(event.step_failure_data.error)
+            self.failed_steps.append(
+                FailedStep(step_key, first_line(error), error.cls_name if error else None)
+            )
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.asset_check_evaluation_data
             if not evaluation.passed:
+                blocking = (
+                    evaluation.blocking and evaluation.severity == dg.AssetCheckSeverity.ERROR
+                )
                 self.failed_checks.append(
-                    FailedCheck(step_key, evaluation.check_name, evaluation.description or "")
+                    FailedCheck(
+                        step_key, evaluation.check_name, evaluation.description or "", blocking
+                    )
                 )
         elif event.event_type == dg.DagsterEventType.RUN_FAILURE:
             self.run_failure = next(iter((event.message or "").strip().splitlines()), None)
@@ -134,11 +142,15 @@ class RunProgress:
 
     @property
     def release_blocked(self) -> bool:
-        """Only release-gate rules failed: every failed step is a gate check that judged the
-        report and failed it (a gate check that crashed is a crash, not a verdict)."""
-        judged = {check.step_key for check in self.failed_checks}
-        return bool(self.failed_steps) and all(
-            step.is_release_gate and step.step_key in judged for step in self.failed_steps
+        """Only the release gate failed: the one failed step is the report's, failed by its
+        blocking checks, of which the gate alone failed (a report that crashed, or whose own
+        schema check failed, is a failure, not a verdict)."""
+        blocking = {check.check_name for check in self.failed_checks if check.blocking}
+        return (
+            len(self.failed_steps) == 1
+            and self.failed_steps[0].step_key == REPORT_STEP
+            and self.failed_steps[0].error_class == FAILED_CHECK_ERROR
+            and blocking == {RELEASE_GATE_CHECK}
         )
 
 
@@ -228,10 +240,29 @@ def failure_lines(status: ExitStatus, progress: RunProgress) -> list[str]:
     if status == ExitStatus.RELEASE_BLOCKED:
         return failed_rule_lines(progress.failed_checks)
     if status == ExitStatus.FAILED and progress.failed_steps:
-        return [f"  ✗ {step.step_key}: {step.error}" for step in progress.failed_steps]
+        return [
+            line for step in progress.failed_steps for line in failed_step_lines(step, progress)
+        ]
     if status == ExitStatus.FAILED and progress.run_failure:
         return [f"  ✗ {progress.run_failure}"]
     return []
+
+
+def failed_step_lines(step: FailedStep, progress: RunProgress) -> list[str]:
+    """The step's error; for a step its blocking checks failed, each such check instead, with
+    what it found."""
+    checks = [
+        check
+        for check in progress.failed_checks
+        if check.step_key == step.step_key and check.blocking
+    ]
+    if step.error_class != FAILED_CHECK_ERROR or not checks:
+        return [f"  ✗ {step.step_key}: {step.error}"]
+    return [
+        f"  ✗ {step.step_key}: check {check.check_name} failed"
+        + (f": {check.description.splitlines()[0]}" if check.description.strip() else "")
+        for check in checks
+    ]
 
 
 def report_lines(report_metadata: Mapping[str, dg.MetadataValue] | None) -> list[str]:

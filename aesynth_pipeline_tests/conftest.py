@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from aesynth_pipeline.assets.keys import DEIDENTIFIED, EVALUATION_REPORT
-from aesynth_pipeline.checks import build_checks
 from aesynth_pipeline.definitions import build_assets, build_resources
 from aesynth_pipeline.domain.deidentify import hospital_pseudonyms
 from aesynth_pipeline.domain.generate import HOSPITALS
@@ -75,7 +74,7 @@ def materialise_pipeline(
 ) -> Run:
     settings = Settings(data_lake=str(lake), **parameters)
     result = dg.materialize(
-        [*build_assets(settings), *build_checks(settings)],
+        build_assets(settings),
         resources=build_resources(settings),
         raise_on_error=raise_on_error,
         selection=selection,

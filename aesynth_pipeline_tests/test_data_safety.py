@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from aesynth_pipeline import columns as c
-from aesynth_pipeline.checks import build_checks
 from aesynth_pipeline.definitions import build_assets, build_resources
 from aesynth_pipeline.lake import PSEUDONYM_KEY_FILE, RAW_ZONE
 from aesynth_pipeline.settings import Settings
@@ -33,7 +32,7 @@ def stored(tmp_path_factory) -> tuple[Path, Path]:
     settings = Settings(data_lake=str(lake), **{**SMALL_RUN, "pseudonym_key": None})
     with dg.instance_for_test(temp_dir=str(home)) as instance:
         result = dg.materialize(
-            [*build_assets(settings), *build_checks(settings)],
+            build_assets(settings),
             resources=build_resources(settings),
             instance=instance,
         )

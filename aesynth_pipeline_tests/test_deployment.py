@@ -9,7 +9,6 @@ import pytest
 from upath import UPath
 
 from aesynth_pipeline import columns as c
-from aesynth_pipeline.checks import build_checks
 from aesynth_pipeline.definitions import (
     IN_PROCESS_MAX_ROWS,
     LOCAL_EXECUTOR,
@@ -76,9 +75,7 @@ def test_the_lake_works_on_an_fsspec_url(url):
     settings = Settings(
         data_lake=url, **{**SMALL_RUN, "pseudonym_key": None, "modes": ("random", "correlated")}
     )
-    result = dg.materialize(
-        [*build_assets(settings), *build_checks(settings)], resources=build_resources(settings)
-    )
+    result = dg.materialize(build_assets(settings), resources=build_resources(settings))
     assert result.success
     lake = UPath(url)
     with (lake / "synthetic_correlated.parquet").open("rb") as file:

@@ -20,7 +20,7 @@ from aesynth_pipeline.assets.keys import (
     description_key,
     synthetic_key,
 )
-from aesynth_pipeline.checks import build_checks, network_problems
+from aesynth_pipeline.checks import network_problems
 from aesynth_pipeline.definitions import build_assets, build_resources
 from aesynth_pipeline.domain.attributes import SynthesisError, bayesian_network
 from aesynth_pipeline.domain.encoding import code_frames, time_bin_edges
@@ -285,7 +285,7 @@ def test_changing_epsilon_makes_only_the_noisy_modes_stale(tmp_path):
     settings = Settings(data_lake=str(tmp_path), rows=2_000)
     with dg.instance_for_test() as instance:
         dg.materialize(
-            [*build_assets(settings), *build_checks(settings)],
+            build_assets(settings),
             resources=build_resources(settings),
             instance=instance,
             selection=UP_TO_SYNTHESIS,

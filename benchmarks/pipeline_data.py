@@ -7,7 +7,6 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from aesynth_pipeline.checks import build_checks
 from aesynth_pipeline.definitions import build_assets, build_resources
 from aesynth_pipeline.settings import Settings
 
@@ -18,7 +17,7 @@ def materialised(settings: Settings, *keys: dg.AssetKey) -> dict[dg.AssetKey, pd
     """`keys` and everything upstream of them, with their checks, materialised in
     `settings.data_lake` (a local folder), and the tables of `keys` read back."""
     dg.materialize(
-        [*build_assets(settings), *build_checks(settings)],
+        build_assets(settings),
         resources=build_resources(settings),
         selection=dg.AssetSelection.assets(*keys).upstream().required_multi_asset_neighbors(),
         run_config=QUIET_LOGS,

@@ -20,6 +20,14 @@ from aesynth_pipeline.assets.versions import (
     code_version,
     evaluation_version,
 )
+from aesynth_pipeline.checks import (
+    RELEASE_GATE,
+    release_gate_result,
+    rule_results,
+    rule_specs,
+    schema_result,
+    schema_spec,
+)
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
 from aesynth_pipeline.domain import ledger
 from aesynth_pipeline.domain.disclosure import disclosure_risk
@@ -62,8 +70,9 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="evaluation",
         kinds={"pandas", "parquet"},
         code_version=code_version(settings, *DEIDENTIFIED_PARAMETERS),
+        check_specs=[schema_spec(DISCLOSURE_RISK)],
     )
-    def deidentified_disclosure_risk(deidentified: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    def deidentified_disclosure_risk(deidentified: pd.DataFrame):
         """How easily a record of the de-identified table stands out by its quasi-identifiers:
         k-anonymity, records in small groups, unique records, l-diversity of Treatment.
 
@@ -71,13 +80,14 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         """
         risk = disclosure_risk(deidentified)
         values = risk.set_index(["quasi_identifiers", "metric"])["value"]
-        return dg.Output(
+        yield dg.Output(
             risk,
             metadata={
                 "k-anonymity": int(values[("quasi-identifiers", "k_anonymity")]),
                 "share unique": float(values[("quasi-identifiers", "share_unique")]),
             },
         )
+        yield schema_result(DISCLOSURE_RISK, risk)
 
     @dg.asset(
         key=EVALUATION_REPORT,
@@ -91,6 +101,7 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="evaluation",
         kinds={"pandas", "parquet", "html"},
         code_version=evaluation_version(settings),
+        check_specs=[schema_spec(EVALUATION_REPORT), *rule_specs(settings.modes), RELEASE_GATE],
     )
     def evaluation_report(
         context: dg.AssetExecutionContext,
@@ -98,7 +109,7 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         holdout: pd.DataFrame,
         disclosure: pd.DataFrame,
         **synthetic_and_descriptions,
-    ) -> dg.Output[pd.DataFrame]:
+    ):
         """How faithful, useful and safe each synthetic dataset is, with the release verdict
         and the mode to release.
 
@@ -150,7 +161,7 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         context.log.info("drawing the report's figures")
         figures, histograms = _figures(training, by_mode, evaluation)
         paths = _write_report(build_document(inputs, figures, histograms), settings)
-        return dg.Output(
+        yield dg.Output(
             evaluation.metrics,
             metadata={
                 "summary": dg.MetadataValue.md(summary_markdown(inputs)),
@@ -162,6 +173,10 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "privacy ledger": dg.MetadataValue.md(markdown_table(ledger.totals_table(ledgers))),
             },
         )
+        # The checks judge the figures and the verdict computed above.
+        yield schema_result(EVALUATION_REPORT, evaluation.metrics)
+        yield from rule_results(gate, settings.modes)
+        yield release_gate_result(inputs.recommendation)
 
     return [deidentified_disclosure_risk, evaluation_report]
 

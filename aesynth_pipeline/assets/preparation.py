@@ -15,6 +15,14 @@ from aesynth_pipeline.assets.keys import (
 )
 from aesynth_pipeline.assets.source import ZONE
 from aesynth_pipeline.assets.versions import DEIDENTIFIED_PARAMETERS, code_version
+from aesynth_pipeline.checks import (
+    ROWS_RECONCILE,
+    quarantine_share,
+    quarantine_share_spec,
+    rows_reconcile,
+    schema_result,
+    schema_spec,
+)
 from aesynth_pipeline.domain.deidentify import (
     QUARANTINE_REASONS,
     deidentify,
@@ -49,6 +57,11 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "directory": dg.AssetIn(LONDON_POSTCODES),
         },
         group_name="preparation",
+        check_specs=[
+            schema_spec(HOSPITAL_AE_DATA_LSOA),
+            schema_spec(HOSPITAL_AE_QUARANTINE),
+            quarantine_share_spec(settings.max_quarantine_share),
+        ],
     )
     def lsoa_join(attendances: pd.DataFrame, directory: pd.DataFrame):
         """Join each attendance's postcode to its LSOA and IMD rank; never drop a row."""
@@ -64,6 +77,9 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             output_name="quarantined",
             metadata={reason: int(reasons.get(reason, 0)) for reason in QUARANTINE_REASONS},
         )
+        yield schema_result(HOSPITAL_AE_DATA_LSOA, joined)
+        yield schema_result(HOSPITAL_AE_QUARANTINE, quarantined)
+        yield quarantine_share(quarantined, joined, settings.max_quarantine_share)
 
     @dg.asset(
         key=DEIDENTIFIED,
@@ -71,15 +87,21 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "joined": dg.AssetIn(HOSPITAL_AE_DATA_LSOA),
             "quarantined": dg.AssetIn(HOSPITAL_AE_QUARANTINE),
             "directory": dg.AssetIn(LONDON_POSTCODES),
+            # Only counted, by the check that no attendance is lost.
+            "attendances": dg.AssetIn(HOSPITAL_AE_DATA),
         },
         group_name="preparation",
         kinds={"pandas", "parquet"},
         tags={ZONE: "deidentified"},
         code_version=code_version(settings, *DEIDENTIFIED_PARAMETERS),
+        check_specs=[schema_spec(DEIDENTIFIED), ROWS_RECONCILE],
     )
     def hospital_ae_deidentified(
-        joined: pd.DataFrame, quarantined: pd.DataFrame, directory: pd.DataFrame
-    ) -> dg.Output[pd.DataFrame]:
+        joined: pd.DataFrame,
+        quarantined: pd.DataFrame,
+        directory: pd.DataFrame,
+        attendances: pd.DataFrame,
+    ):
         """The de-identified attendances: no direct identifier, every quasi-identifier coarsened.
 
         Postcode becomes the IMD decile, hospital a keyed pseudonym (H + 6 digits), arrival
@@ -88,7 +110,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         """
         key, key_source = pseudonym_key(settings)
         result = deidentify(joined, key, settings.imd_deciles, directory[c.IMD_RANK])
-        return dg.Output(
+        yield dg.Output(
             result.data,
             metadata={
                 "attendances in": len(joined) + len(quarantined),
@@ -100,6 +122,8 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "pseudonym key from": key_source,
             },
         )
+        yield schema_result(DEIDENTIFIED, result.data)
+        yield rows_reconcile(result.data, attendances, joined, quarantined)
 
     return [lsoa_join, hospital_ae_deidentified]
 

@@ -9,6 +9,7 @@ import pydantic
 from aesynth_pipeline import columns as c
 from aesynth_pipeline.assets.keys import HOSPITAL_AE_DATA, LONDON_POSTCODES
 from aesynth_pipeline.assets.versions import code_version
+from aesynth_pipeline.checks import schema_result, schema_spec
 from aesynth_pipeline.domain.generate import (
     distinct_patients,
     generate_attendances,
@@ -37,8 +38,9 @@ def build_source_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         kinds={"pandas", "parquet"},
         tags={ZONE: "public"},
         code_version=code_version(settings),
+        check_specs=[schema_spec(LONDON_POSTCODES)],
     )
-    def london_postcodes() -> dg.Output[pd.DataFrame]:
+    def london_postcodes():
         """London postcodes with their LSOA and Index of Multiple Deprivation rank.
 
         Read from the file named by AESYNTH_POSTCODES (doogal.co.uk's layout), or generated
@@ -50,7 +52,7 @@ def build_source_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         else:
             directory = generate_postcode_directory(settings.seed, settings.postcode_count)
             source = f"generated from seed {settings.seed}"
-        return dg.Output(
+        yield dg.Output(
             directory,
             metadata={
                 "source": source,
@@ -60,6 +62,7 @@ def build_source_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "local authorities": int(directory[c.DISTRICT].nunique()),
             },
         )
+        yield schema_result(LONDON_POSTCODES, directory)
 
     @dg.asset(
         key=HOSPITAL_AE_DATA,
@@ -68,10 +71,9 @@ def build_source_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         kinds={"pandas", "parquet"},
         tags={ZONE: "raw"},
         code_version=code_version(settings, "rows", "seed"),
+        check_specs=[schema_spec(HOSPITAL_AE_DATA)],
     )
-    def hospital_ae_data(
-        config: MockDataConfig, directory: pd.DataFrame
-    ) -> dg.Output[pd.DataFrame]:
+    def hospital_ae_data(config: MockDataConfig, directory: pd.DataFrame):
         """Mock A&E attendances with direct identifiers (raw zone, never previewed).
 
         NHS numbers come from the 999 range reserved for testing, so no real patient's number
@@ -81,7 +83,7 @@ def build_source_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         seed = settings.seed if config.seed is None else config.seed
         attendances = generate_attendances(directory, settings.rows, seed)
         patients = distinct_patients(settings.rows)
-        return dg.Output(
+        yield dg.Output(
             attendances,
             metadata={
                 "seed": seed,
@@ -90,5 +92,6 @@ def build_source_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "NHS numbers available": len(valid_test_nhs_numbers()),
             },
         )
+        yield schema_result(HOSPITAL_AE_DATA, attendances)
 
     return [london_postcodes, hospital_ae_data]

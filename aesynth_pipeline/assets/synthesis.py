@@ -23,6 +23,7 @@ from aesynth_pipeline.assets.versions import (
     description_version,
     synthetic_version,
 )
+from aesynth_pipeline.checks import network_result, network_spec, schema_result, schema_spec
 from aesynth_pipeline.domain import ledger
 from aesynth_pipeline.domain.attributes import bayesian_network
 from aesynth_pipeline.domain.deidentify import hospital_pseudonyms
@@ -63,6 +64,7 @@ def build_synthesis_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         },
         ins={"deidentified": dg.AssetIn(DEIDENTIFIED)},
         group_name="synthesis",
+        check_specs=[schema_spec(DEIDENTIFIED_TRAIN), schema_spec(DEIDENTIFIED_HOLDOUT)],
     )
     def train_holdout_split(deidentified: pd.DataFrame):
         """Split the de-identified dataset once, at random (seeded), into training and hold-out."""
@@ -70,6 +72,8 @@ def build_synthesis_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         share = {"hold-out share": settings.holdout_share}
         yield dg.Output(training, output_name="training", metadata=share)
         yield dg.Output(holdout, output_name="holdout", metadata=share)
+        yield schema_result(DEIDENTIFIED_TRAIN, training)
+        yield schema_result(DEIDENTIFIED_HOLDOUT, holdout)
 
     return [
         train_holdout_split,
@@ -110,8 +114,9 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
         description=f"The description of the training data in {mode} mode, by "
         f"{_describer(mode, settings)}: {MODE_SPECS[mode].summary}. "
         f"{_description_format(mode)}, over the declared domain of every attribute.",
+        check_specs=[network_spec(settings.bn_degree)] if mode == "correlated" else None,
     )
-    def description(context: dg.AssetExecutionContext, training: pd.DataFrame) -> dg.Output[dict]:
+    def description(context: dg.AssetExecutionContext, training: pd.DataFrame):
         started = time.perf_counter()
         synthesis = parameters()
         result = describe(training, synthesis, progress=context.log.info)
@@ -149,7 +154,9 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
             metadata["model cliques"] = dg.MetadataValue.md(
                 "\n".join(f"- {' × '.join(clique)}" for clique in result["model"]["cliques"])
             )
-        return dg.Output(result, metadata=metadata)
+        yield dg.Output(result, metadata=metadata)
+        if mode == "correlated":
+            yield network_result(result, settings.bn_degree)
 
     @dg.asset(
         key=synthetic_key(mode),
@@ -164,13 +171,14 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
         description=f"Synthetic A&E attendances generated in {mode} mode: "
         f"{MODE_SPECS[mode].summary}. Same columns, order and types as the de-identified data. "
         "Its comparison with the training data is in the evaluation report.",
+        check_specs=[schema_spec(synthetic_key(mode))],
     )
-    def synthetic(description: dict, training: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    def synthetic(description: dict, training: pd.DataFrame):
         rows = settings.synthetic_rows or len(training)
         started = time.perf_counter()
         frame = generate(description, rows, parameters())
         seconds = round(time.perf_counter() - started, 2)
-        return dg.Output(
+        yield dg.Output(
             frame,
             metadata={
                 "mode": mode,
@@ -180,6 +188,7 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
                 "preview": dg.MetadataValue.md(markdown_table(frame.head(PREVIEW_ROWS))),
             },
         )
+        yield schema_result(synthetic_key(mode), frame)
 
     return [description, synthetic]
 
