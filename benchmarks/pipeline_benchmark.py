@@ -443,14 +443,14 @@ def runs_table(results: Results) -> str:
             versus_reference = "-"
         else:
             reference, stopped = pair.reference_seconds
-            versus_reference = f"{'< ' if stopped else ''}{seconds / reference:.2f}×"
+            versus_reference = f"{'< ' if stopped else ''}{seconds / reference:.1f}×"
         versus_seed = "-"
         if results.seed is not None and results.seed.seconds and rows == SEED_TUTORIAL_ROWS:
             versus_seed = f"{seconds / results.seed.seconds:.2f}×"
         steps = run.steps
         columns[run.configuration.label] = [
             f"**{seconds:.1f}**",
-            f"{per_100k(seconds, rows):.1f}",
+            f"{per_100k(seconds, rows):,.1f}",
             gib(run.measured.peak_bytes),
             seconds_cell(run.start_up),
             seconds_cell(steps.span),
@@ -464,7 +464,7 @@ def runs_table(results: Results) -> str:
         seed, seconds = results.seed, results.seed.seconds
         columns[f"seed tutorial, {SEED_TUTORIAL_ROWS:,} rows"] = [
             f"**{seconds:.1f}**" if seconds else "-",
-            f"{per_100k(seconds, SEED_TUTORIAL_ROWS):.1f}" if seconds else "-",
+            f"{per_100k(seconds, SEED_TUTORIAL_ROWS):,.1f}" if seconds else "-",
             gib(seed.measured.peak_bytes),
             *["-"] * 6,
             "succeeded" if seconds else f"failed, status {seed.measured.returncode}",
@@ -589,7 +589,7 @@ def linear_cost(results: Results) -> tuple[str, bool | None]:
     sizes = [results.run(rows, with_aim=False) for rows in (10_000, 100_000, 1_000_000)]
     measured = [run for run in sizes if run is not None]
     per_size = ", ".join(
-        f"{per_100k(run.measured.seconds, run.configuration.rows):.1f} at "
+        f"{per_100k(run.measured.seconds, run.configuration.rows):,.1f} at "
         f"{run.configuration.rows:,}"
         for run in measured
     )
