@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 # The script beside this one, found because a script's own folder is on the import path.
-from pipeline_benchmark import step_seconds
+from pipeline_benchmark import step_log
 from pipeline_data import materialised
 from results_file import machine, section_bounds, with_section
 
@@ -329,7 +329,7 @@ def run_night(night: dt.date, arguments: argparse.Namespace, folder: Path) -> Ni
             if entry.asset_materialization.asset_key == EVALUATION_REPORT
         ]
     status = run.status.value.lower()
-    steps, _ = step_seconds(home)
+    steps = step_log(home).seconds
     if not reports:
         progress(launched.stdout[-3000:] + launched.stderr[-3000:])
         return Night(night, data_seed, seconds, status, None, "-", ["no report"], steps)

@@ -1,43 +1,108 @@
-"""The whole pipeline at 10k, 100k and 1M rows, as `make run` runs it, beside DataSynthesizer.
+"""The whole pipeline as `make run` runs it, at 10k, 100k and 1M rows, against its speed
+targets, beside DataSynthesizer and, when asked, beside the seed tutorial's own scripts.
 
-For each size it launches `dg launch --job materialize_everything` (correlated mode, k=2,
-ε=1) into a fresh data lake and Dagster instance, and reports the wall seconds of every
-step from the instance's event log, the whole run's wall seconds, the peak memory of the
-run's whole process tree (every step process counted, sampled from /proc), and rows per
-second. Then, on the same de-identified training data, it times the correlated mode's
-describe + generate with each engine, each in its own process: DataSynthesizer's (the
-reference) and the pipeline's own. Prints Markdown tables and writes them to
-benchmarks/RESULTS.md.
+Each configuration below runs `python -m aesynth_pipeline.launch everything` (what `make run`
+runs, start-up included) into a fresh data lake and Dagster instance, with every parameter at
+its default except the rows and the modes. For each it reports the whole run's wall seconds,
+seconds per 100k rows, the peak memory of the whole process tree (every step's process
+counted, sampled from /proc), how the run ended, and each step's wall seconds from the
+instance's event log. A fresh instance has no compiled JAX programs, so AIM's fit is a cold
+one. On the training data of each three-mode run it then times the correlated mode's
+describe + generate with DataSynthesizer (the reference) and with the pipeline's engine,
+each in its own process.
 
-    python benchmarks/pipeline_benchmark.py [--rows 10000 100000 1000000] [--output PATH]
+With --seed-tutorial it also runs the seed tutorial's scripts (generate, deidentify,
+synthesise at 10,000 rows; a run.sh that prints their seconds on its last line), just before
+the 10k runs, on the pipeline's own default postcode directory (seed 42, 50,000 postcodes)
+written in doogal.co.uk's layout. The pipeline generates that same directory from its seed,
+as `make run` does by default, rather than reading the file.
+
+--quick runs only the 10k and 100k configurations (a few minutes) and writes nothing; the
+full run writes its sections of benchmarks/RESULTS.md with --output and leaves the others.
+
+    python benchmarks/pipeline_benchmark.py [--quick] [--seed-tutorial run.sh]
+        [--output benchmarks/RESULTS.md] [--reference-timeout 1800]
+
+Exits 1 when a run failed before doing all its work; a run the release gate blocked
+(status 3) did every step, and counts as measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dagster as dg
+import pandas as pd
 import pyarrow.parquet as pq
+from results_file import machine, write_section
 
-from aesynth_pipeline.run_outcome import RELEASE_GATE_STEP
+from aesynth_pipeline.assets.keys import description_key, synthetic_key
+from aesynth_pipeline.domain.document import markdown_table
+from aesynth_pipeline.domain.geography import DEFAULT_POSTCODE_COUNT
+from aesynth_pipeline.domain.modes import MODES, Mode
+from aesynth_pipeline.run_outcome import ExitStatus
+from aesynth_pipeline.settings import PREFIX, Settings
+
+# The tests' writer of doogal-layout files, so that the seed reads the layout the pipeline's
+# reader is tested against.
+from aesynth_pipeline_tests.doogal import doogal_frame, write_doogal_csv
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-DEFAULT_ROWS = (10_000, 100_000, 1_000_000)
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-BENCHMARK_SETTINGS = {"AESYNTH_BN_DEGREE": "2", "AESYNTH_EPSILON": "1", "AESYNTH_ENGINE": "fast"}
+WITHOUT_AIM: tuple[Mode, ...] = tuple(mode for mode in MODES if mode != "aim")
 # Long enough for a ratio far beyond the target even as a lower bound; --reference-timeout
 # waits longer.
 REFERENCE_TIMEOUT_SECONDS = 1800
+SEED_TUTORIAL_ROWS = 10_000
+PIPELINE_HEADING = "## The whole pipeline (`make run`)"
+ENGINES_HEADING = "## Correlated mode alone: describe + generate on the same training data"
+
+
+@dataclass(frozen=True)
+class Configuration:
+    rows: int
+    modes: tuple[Mode, ...]
+    quick: bool
+    # Whether to time the correlated engines on this run's training data.
+    engines: bool
+
+    @property
+    def with_aim(self) -> bool:
+        return "aim" in self.modes
+
+    @property
+    def label(self) -> str:
+        return f"{self.rows:,} rows, {'with aim' if self.with_aim else 'without aim'}"
+
+
+CONFIGURATIONS = (
+    Configuration(10_000, WITHOUT_AIM, quick=True, engines=True),
+    Configuration(10_000, MODES, quick=True, engines=False),
+    Configuration(100_000, WITHOUT_AIM, quick=True, engines=True),
+    Configuration(1_000_000, WITHOUT_AIM, quick=False, engines=True),
+    Configuration(1_000_000, MODES, quick=False, engines=False),
+)
+
+# Issue 14's bars.
+MAX_SHARE_OF_SEED = 0.5
+MAX_1M_SECONDS = 40.0
+MAX_1M_PEAK_GIB = 2.5
+MAX_QUICK_MINUTES = 5.0
+# Linear within this: room for run-to-run noise, while a quadratic cost would grow 10× from
+# one span to the next.
+MAX_MARGINAL_GROWTH = 1.25
 
 
 class TreeMemorySampler:
@@ -95,17 +160,21 @@ class Measured:
     seconds: float
     peak_bytes: int
     returncode: int
-    output: str = ""
+    output: str
+    # Wall-clock times (epoch seconds), to set beside the event log's timestamps.
+    started_at: float
+    ended_at: float
 
 
 def run_measured(
     command: list[str], environment: dict[str, str], timeout: float | None = None
 ) -> Measured:
-    started = time.perf_counter()
+    started_at, started = time.time(), time.perf_counter()
     process = subprocess.Popen(
         command,
         env=environment,
         cwd=REPOSITORY,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -113,79 +182,156 @@ def run_measured(
     with TreeMemorySampler(process.pid) as sampler:
         try:
             output, _ = process.communicate(timeout=timeout)
+            returncode = process.returncode
         except subprocess.TimeoutExpired:
             process.kill()
             output, _ = process.communicate()
-            return Measured(time.perf_counter() - started, sampler.peak_bytes, -9, output)
-    return Measured(time.perf_counter() - started, sampler.peak_bytes, process.returncode, output)
+            returncode = -9
+    seconds = time.perf_counter() - started
+    return Measured(seconds, sampler.peak_bytes, returncode, output, started_at, time.time())
+
+
+def clean_environment(**settings: str) -> dict[str, str]:
+    """This process's environment without its AESYNTH_* parameters (every one at its
+    default) or a JAX cache of its own (AIM compiles into the fresh instance's), plus
+    `settings`."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(PREFIX) and name != "JAX_COMPILATION_CACHE_DIR"
+    }
+    return {**inherited, **settings}
 
 
 @dataclass
-class PipelineRun:
-    rows: int
-    measured: Measured
-    step_seconds: dict[str, float] = field(default_factory=dict)
-    failed_steps: list[str] = field(default_factory=list)
-    training_path: Path | None = None
+class StepLog:
+    """Each step's wall seconds, from its start and end events, the steps that failed, and
+    when the first step started and the last one ended (epoch seconds)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    first_start: float | None = None
+    last_end: float | None = None
 
     @property
-    def did_all_work(self) -> bool:
-        """Succeeded, or failed only at the release gate, after every other step ran."""
-        if self.measured.returncode == 0:
-            return True
-        return self.failed_steps == [RELEASE_GATE_STEP]
+    def span(self) -> float | None:
+        if self.first_start is None or self.last_end is None:
+            return None
+        return self.last_end - self.first_start
 
 
-def step_seconds(home: Path) -> tuple[dict[str, float], list[str]]:
-    """Each step's wall seconds, from its start and end events in the instance, and the steps
-    that failed."""
-    import dagster as dg
-
+def step_log(home: Path) -> StepLog:
+    """The steps of the latest run in the Dagster instance at `home`."""
+    log = StepLog()
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        [run] = instance.get_runs(limit=1)
+        runs = instance.get_runs(limit=1)
+        if not runs:
+            return log
         events = instance.all_logs(
-            run.run_id,
+            runs[0].run_id,
             of_type={
                 dg.DagsterEventType.STEP_START,
                 dg.DagsterEventType.STEP_SUCCESS,
                 dg.DagsterEventType.STEP_FAILURE,
             },
         )
-    started, seconds, failed = {}, {}, []
+    started = {}
     for event in events:
         if event.dagster_event.event_type == dg.DagsterEventType.STEP_START:
             started[event.step_key] = event.timestamp
+            log.first_start = min(log.first_start or event.timestamp, event.timestamp)
             continue
-        seconds[event.step_key] = event.timestamp - started[event.step_key]
+        log.seconds[event.step_key] = event.timestamp - started[event.step_key]
+        log.last_end = max(log.last_end or event.timestamp, event.timestamp)
         if event.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            failed.append(event.step_key)
-    return seconds, failed
+            log.failed.append(event.step_key)
+    return log
 
 
-def run_pipeline(rows: int, workspace: Path) -> PipelineRun:
+@dataclass
+class PipelineRun:
+    configuration: Configuration
+    measured: Measured
+    steps: StepLog
+    training_path: Path | None
+
+    @property
+    def did_all_work(self) -> bool:
+        """Succeeded, or blocked by the release gate after every step ran."""
+        return self.measured.returncode in (ExitStatus.SUCCEEDED, ExitStatus.RELEASE_BLOCKED)
+
+    @property
+    def start_up(self) -> float | None:
+        """From the command's start to its first step's."""
+        if self.steps.first_start is None:
+            return None
+        return self.steps.first_start - self.measured.started_at
+
+    @property
+    def wind_down(self) -> float | None:
+        """From the last step's end to the command's exit."""
+        if self.steps.last_end is None:
+            return None
+        return self.measured.ended_at - self.steps.last_end
+
+    def mode_steps(self, mode: Mode) -> dict[str, float]:
+        """The seconds of the steps of the mode's assets and their checks, however Dagster
+        groups checks into steps."""
+        prefixes = tuple(
+            key.to_python_identifier() for key in (description_key(mode), synthetic_key(mode))
+        )
+        return {step: s for step, s in self.steps.seconds.items() if step.startswith(prefixes)}
+
+    def fit_seconds(self, mode: Mode) -> float | None:
+        """A mode's fit is its description step."""
+        return self.steps.seconds.get(description_key(mode).to_python_identifier())
+
+
+def run_pipeline(configuration: Configuration, workspace: Path) -> PipelineRun:
     home, lake = workspace / "dagster_home", workspace / "lake"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text((REPOSITORY / "deploy/local-instance.yaml").read_text())
-    environment = {
-        **{name: value for name, value in os.environ.items() if not name.startswith("AESYNTH_")},
-        **BENCHMARK_SETTINGS,
-        "AESYNTH_ROWS": str(rows),
-        "AESYNTH_DATA_LAKE": str(lake),
-        "DAGSTER_HOME": str(home),
-        "VIRTUAL_ENV": sys.prefix,
-    }
-    dg_command = str(Path(sys.executable).parent / "dg")
-    measured = run_measured([dg_command, "launch", "--job", "materialize_everything"], environment)
-    seconds, failed = step_seconds(home)
-    run = PipelineRun(rows=rows, measured=measured, step_seconds=seconds, failed_steps=failed)
+    environment = clean_environment(
+        AESYNTH_ROWS=str(configuration.rows),
+        AESYNTH_MODES=",".join(configuration.modes),
+        AESYNTH_DATA_LAKE=str(lake),
+        DAGSTER_HOME=str(home),
+        VIRTUAL_ENV=sys.prefix,
+    )
+    command = [sys.executable, "-m", "aesynth_pipeline.launch", "everything"]
+    measured = run_measured(command, environment)
     training = lake / "deidentified_train.parquet"
-    run.training_path = training if training.exists() else None
-    return run
+    return PipelineRun(
+        configuration, measured, step_log(home), training if training.exists() else None
+    )
+
+
+@dataclass
+class SeedRun:
+    measured: Measured
+    # The scripts' own seconds, as run.sh prints them (without its copying of the files).
+    seconds: float | None
+
+
+def run_seed_tutorial(script: Path, workspace: Path) -> SeedRun:
+    # The directory a run at the default settings generates (the runs' environment has none).
+    defaults = {name: Settings.model_fields[name].default for name in ("seed", "postcode_count")}
+    postcodes = write_doogal_csv(
+        workspace / "london-postcodes.csv",
+        doogal_frame(defaults["postcode_count"], defaults["seed"]),
+    )
+    measured = run_measured(
+        ["bash", str(script), str(postcodes), sys.executable], clean_environment()
+    )
+    if measured.returncode != 0:
+        return SeedRun(measured, None)
+    return SeedRun(measured, float(measured.output.strip().splitlines()[-1]))
 
 
 # Describe + generate in correlated mode on a stored training set, in a fresh process so
-# that its memory is its own; prints the two timings as JSON.
-# The domain is the run's own: its hospital pseudonyms use the key in the run's lake.
+# that its memory is its own; prints the two timings as JSON. The parameters are the
+# pipeline's defaults, and the domain the run's own: its hospital pseudonyms use the key in
+# the run's lake.
 ENGINE_RUN = """
 import json, sys, time
 from pathlib import Path
@@ -194,9 +340,11 @@ from aesynth_pipeline.assets.synthesis import declared_domain
 from aesynth_pipeline.domain import synthesise
 from aesynth_pipeline.settings import Settings
 training = pd.read_parquet(sys.argv[1])
-domain = declared_domain(Settings(data_lake=str(Path(sys.argv[1]).parent)), "correlated")
+settings = Settings(data_lake=str(Path(sys.argv[1]).parent))
 parameters = synthesise.SynthesisParameters(
-    mode="correlated", epsilon=1.0, degree=2, seed=7, engine=sys.argv[2], domain=domain
+    mode="correlated", epsilon=settings.epsilon, degree=settings.bn_degree,
+    seed=synthesise.mode_seed(settings.seed, "correlated"), engine=sys.argv[2],
+    domain=declared_domain(settings, "correlated"),
 )
 started = time.perf_counter()
 description = synthesise.describe(training, parameters)
@@ -222,10 +370,11 @@ class EngineRun:
         return self.describe_seconds + self.generate_seconds
 
 
-def run_engine(engine: str, training: Path, rows: int, timeout: float | None) -> EngineRun:
-    environment = {**os.environ}
-    measured = run_measured([sys.executable, "-c", ENGINE_RUN, str(training), engine],
-                            environment, timeout)  # fmt: skip
+def run_engine(engine: str, training: Path, timeout: float | None) -> EngineRun:
+    measured = run_measured(
+        [sys.executable, "-c", ENGINE_RUN, str(training), engine], clean_environment(), timeout
+    )
+    rows = pq.ParquetFile(training).metadata.num_rows
     run = EngineRun(engine=engine, rows=rows, measured=measured)
     if measured.returncode == 0:
         timings = json.loads(measured.output.strip().splitlines()[-1])
@@ -233,72 +382,357 @@ def run_engine(engine: str, training: Path, rows: int, timeout: float | None) ->
     return run
 
 
+@dataclass
+class EnginePair:
+    """The correlated mode's two engines on one pipeline run's training data."""
+
+    pipeline_rows: int
+    fast: EngineRun
+    reference: EngineRun
+
+    @property
+    def reference_seconds(self) -> tuple[float, bool]:
+        """DataSynthesizer's describe + generate, and whether that is only a lower bound
+        (it was stopped)."""
+        if self.reference.total is not None:
+            return self.reference.total, False
+        return self.reference.measured.seconds, True
+
+
+@dataclass
+class Results:
+    quick: bool
+    runs: list[PipelineRun]
+    engines: list[EnginePair]
+    seed: SeedRun | None
+    minutes: float
+
+    def run(self, rows: int, with_aim: bool) -> PipelineRun | None:
+        wanted = (rows, with_aim)
+        found = (r for r in self.runs if (r.configuration.rows, r.configuration.with_aim) == wanted)
+        return next(found, None)
+
+    def engines_at(self, rows: int) -> EnginePair | None:
+        return next((pair for pair in self.engines if pair.pipeline_rows == rows), None)
+
+
 def gib(size: int) -> str:
     return f"{size / 2**30:.2f}"
 
 
-def pipeline_table(runs: list[PipelineRun]) -> str:
-    steps = sorted({step for run in runs for step in run.step_seconds})
-    header = "| step | " + " | ".join(f"{run.rows:,} rows" for run in runs) + " |"
-    lines = [header, "|---|" + "---:|" * len(runs)]
-    for step in steps:
-        cells = [f"{run.step_seconds[step]:.1f}" if step in run.step_seconds else "-"
-                 for run in runs]  # fmt: skip
-        lines.append(f"| {step} | " + " | ".join(cells) + " |")
-    totals = {
-        "**whole run, wall s**": [f"**{run.measured.seconds:.1f}**" for run in runs],
-        "peak memory, GiB (all processes)": [gib(run.measured.peak_bytes) for run in runs],
-        "rows per second": [f"{run.rows / run.measured.seconds:,.0f}" for run in runs],
-        "run succeeded": [_outcome(run) for run in runs],
-    }
-    for name, cells in totals.items():
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def per_100k(seconds: float, rows: int) -> float:
+    return seconds / rows * 100_000
 
 
-def _outcome(run: PipelineRun) -> str:
-    if run.measured.returncode == 0:
-        return "yes"
-    if run.failed_steps:
-        return "no: " + ", ".join(f"`{step}` failed" for step in run.failed_steps)
-    return "no"
+def outcome(run: PipelineRun) -> str:
+    status = run.measured.returncode
+    if status == ExitStatus.SUCCEEDED:
+        return "succeeded"
+    if status == ExitStatus.RELEASE_BLOCKED:
+        return "release blocked (every step ran)"
+    failed = ", ".join(f"`{step}`" for step in run.steps.failed)
+    return f"failed, status {status}" + (f": {failed}" if failed else "")
 
 
-def engine_table(pairs: list[tuple[EngineRun, EngineRun]]) -> str:
-    lines = [
-        "| rows | engine | describe s | generate s | describe + generate s | peak GiB | speed-up |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+def seconds_cell(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}"
+
+
+def runs_table(results: Results) -> str:
+    """One column per run (and the seed tutorial's, when it ran)."""
+    columns: dict[str, list[str]] = {}
+    for run in results.runs:
+        rows, seconds = run.configuration.rows, run.measured.seconds
+        pair = results.engines_at(rows)
+        if pair is None:
+            versus_reference = "-"
+        else:
+            reference, stopped = pair.reference_seconds
+            versus_reference = f"{'< ' if stopped else ''}{seconds / reference:.1f}×"
+        versus_seed = "-"
+        if results.seed is not None and results.seed.seconds and rows == SEED_TUTORIAL_ROWS:
+            versus_seed = f"{seconds / results.seed.seconds:.2f}×"
+        steps = run.steps
+        columns[run.configuration.label] = [
+            f"**{seconds:.1f}**",
+            f"{per_100k(seconds, rows):,.1f}",
+            gib(run.measured.peak_bytes),
+            seconds_cell(run.start_up),
+            seconds_cell(steps.span),
+            seconds_cell(run.wind_down),
+            f"{sum(steps.seconds.values()):.1f}",
+            versus_seed,
+            versus_reference,
+            outcome(run),
+        ]
+    if results.seed is not None:
+        seed, seconds = results.seed, results.seed.seconds
+        columns[f"seed tutorial, {SEED_TUTORIAL_ROWS:,} rows"] = [
+            f"**{seconds:.1f}**" if seconds else "-",
+            f"{per_100k(seconds, SEED_TUTORIAL_ROWS):,.1f}" if seconds else "-",
+            gib(seed.measured.peak_bytes),
+            *["-"] * 6,
+            "succeeded" if seconds else f"failed, status {seed.measured.returncode}",
+        ]
+    rows = [
+        "**wall s**",
+        "s per 100k rows",
+        "peak memory, GiB (all processes)",
+        "start-up: command to first step, s",
+        "first step's start to last step's end, s",
+        "last step's end to the command's exit, s",
+        "sum of the steps' seconds",
+        "÷ the seed tutorial's scripts",
+        "÷ DataSynthesizer's correlated describe + generate",
+        "outcome",
     ]
-    for fast, reference in pairs:
-        for run in (reference, fast):
-            if run.total is None:
-                cells = ["-", "-", f"> {run.measured.seconds:.0f} (stopped)"]
-            else:
-                cells = [f"{run.describe_seconds:.1f}", f"{run.generate_seconds:.1f}",
-                         f"{run.total:.1f}"]  # fmt: skip
+    return markdown_table(pd.DataFrame({"": rows, **columns}))
+
+
+def steps_table(runs: list[PipelineRun]) -> str:
+    steps = sorted({step for run in runs for step in run.steps.seconds})
+    columns = {
+        run.configuration.label: [seconds_cell(run.steps.seconds.get(step)) for step in steps]
+        for run in runs
+    }
+    return markdown_table(pd.DataFrame({"step": steps, **columns}))
+
+
+def engines_table(pairs: list[EnginePair]) -> str:
+    rows = []
+    for pair in pairs:
+        for run in (pair.reference, pair.fast):
+            reference, stopped = pair.reference_seconds
             speedup = ""
-            if run is fast and fast.total:
-                reference_seconds = reference.total or reference.measured.seconds
-                bound = "" if reference.total else "> "
-                speedup = f"{bound}{reference_seconds / fast.total:.0f}×"
-            lines.append(f"| {run.rows:,} | {run.engine} | " + " | ".join(cells)
-                         + f" | {gib(run.measured.peak_bytes)} | {speedup} |")  # fmt: skip
-    return "\n".join(lines)
+            if run is pair.fast and run.total:
+                speedup = f"{'> ' if stopped else ''}{reference / run.total:.0f}×"
+            rows.append({
+                "pipeline rows": f"{pair.pipeline_rows:,}",
+                "training rows": f"{run.rows:,}",
+                "engine": run.engine,
+                "describe s": seconds_cell(run.describe_seconds),
+                "generate s": seconds_cell(run.generate_seconds),
+                "describe + generate s": seconds_cell(run.total)
+                if run.total is not None else f"> {run.measured.seconds:.0f} (stopped)",
+                "peak GiB": gib(run.measured.peak_bytes),
+                "speed-up": speedup,
+            })  # fmt: skip
+    return markdown_table(pd.DataFrame(rows))
 
 
-def machine() -> str:
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    system = f"{platform.system()} {platform.machine()}"
+@dataclass(frozen=True)
+class Target:
+    name: str
+    bar: str
+    # The measured figure and whether it meets the bar (None: only reported, or unmeasured).
+    measure: Callable[[Results], tuple[str, bool | None]]
+
+
+def not_run(results: Results) -> str:
+    return "not run (--quick)" if results.quick else "no run"
+
+
+def share_of_seed(results: Results) -> tuple[str, bool | None]:
+    run = results.run(10_000, with_aim=False)
+    if run is None:
+        return not_run(results), None
+    if results.seed is None or results.seed.seconds is None:
+        return f"{run.measured.seconds:.1f} s; the seed's scripts not run (--seed-tutorial)", None
+    seconds, seed = run.measured.seconds, results.seed.seconds
     return (
-        f"{os.cpu_count()} cores, {memory / 2**30:.0f} GiB memory, "
-        f"Python {platform.python_version()}, {system}"
+        f"{seconds:.1f} s = {seconds / seed:.2f} × the seed's {seed:.1f} s "
+        f"(bar {MAX_SHARE_OF_SEED * seed:.1f} s)",
+        seconds <= MAX_SHARE_OF_SEED * seed,
     )
+
+
+def seed_plus_aim(results: Results) -> tuple[str, bool | None]:
+    run = results.run(10_000, with_aim=True)
+    if run is None:
+        return not_run(results), None
+    fit = run.fit_seconds("aim")
+    fitted = f"AIM's fit {fit:.1f} s" if fit is not None else "AIM's fit not measured"
+    if results.seed is None or results.seed.seconds is None or fit is None:
+        return f"{run.measured.seconds:.1f} s, {fitted}; the seed's scripts not run", None
+    bar = results.seed.seconds + fit
+    return (
+        f"{run.measured.seconds:.1f} s; the seed's {results.seed.seconds:.1f} s + {fitted} "
+        f"= {bar:.1f} s",
+        run.measured.seconds <= bar,
+    )
+
+
+def million_wall(results: Results) -> tuple[str, bool | None]:
+    run = results.run(1_000_000, with_aim=False)
+    if run is None:
+        return not_run(results), None
+    return f"{run.measured.seconds:.1f} s", run.measured.seconds <= MAX_1M_SECONDS
+
+
+def million_memory(results: Results) -> tuple[str, bool | None]:
+    run = results.run(1_000_000, with_aim=False)
+    if run is None:
+        return not_run(results), None
+    peak = run.measured.peak_bytes / 2**30
+    return f"{peak:.2f} GiB", peak <= MAX_1M_PEAK_GIB
+
+
+def aim_share(results: Results) -> tuple[str, bool | None]:
+    with_aim, without = results.run(1_000_000, True), results.run(1_000_000, False)
+    if with_aim is None:
+        return not_run(results), None
+    steps = with_aim.mode_steps("aim")
+    parts = ", ".join(f"`{step}` {seconds:.1f} s" for step, seconds in sorted(steps.items()))
+    text = f"{with_aim.measured.seconds:.1f} s with aim; its steps: {parts or 'none'}"
+    if without is not None:
+        extra = with_aim.measured.seconds - without.measured.seconds
+        text += f"; {extra:+.1f} s over the run without"
+    return text, None
+
+
+def linear_cost(results: Results) -> tuple[str, bool | None]:
+    """Linear (an affine cost: start-up plus a cost per row) when the cost of each further
+    100k rows hardly grows from 10k–100k to 100k–1M."""
+    sizes = [results.run(rows, with_aim=False) for rows in (10_000, 100_000, 1_000_000)]
+    measured = [run for run in sizes if run is not None]
+    per_size = ", ".join(
+        f"{per_100k(run.measured.seconds, run.configuration.rows):,.1f} at "
+        f"{run.configuration.rows:,}"
+        for run in measured
+    )
+    text = f"s per 100k rows: {per_size}"
+    if len(measured) < 3:
+        return f"{text}; 1M {not_run(results)}", None
+    marginal = [
+        per_100k(
+            later.measured.seconds - earlier.measured.seconds,
+            later.configuration.rows - earlier.configuration.rows,
+        )
+        for earlier, later in itertools.pairwise(measured)
+    ]
+    text += (
+        f"; each further 100k rows: {marginal[0]:.1f} s from 10k to 100k, "
+        f"{marginal[1]:.1f} s from 100k to 1M"
+    )
+    return text, marginal[1] <= MAX_MARGINAL_GROWTH * marginal[0]
+
+
+def quick_minutes(results: Results) -> tuple[str, bool | None]:
+    if not results.quick:
+        return "measured by --quick", None
+    seed = " with the seed tutorial" if results.seed is not None else ""
+    return f"{results.minutes:.1f} minutes{seed}", results.minutes < MAX_QUICK_MINUTES
+
+
+def reference_ratio(results: Results) -> tuple[str, bool | None]:
+    cells = []
+    for pair in results.engines:
+        reference, stopped = pair.reference_seconds
+        fast = pair.fast.total
+        speedup = f"{'> ' if stopped else ''}{reference / fast:.0f}×" if fast else "-"
+        cells.append(f"{speedup} at {pair.pipeline_rows:,}")
+    return "the fast engine " + ", ".join(cells), None
+
+
+TARGETS = (
+    Target(
+        "10k rows, modes random, independent, correlated and the report",
+        f"≤ {MAX_SHARE_OF_SEED:g} × the seed tutorial's scripts",
+        share_of_seed,
+    ),
+    Target("10k rows, with aim as well", "≤ the seed's scripts + AIM's fit", seed_plus_aim),
+    Target("1M rows without aim: wall", f"≤ {MAX_1M_SECONDS:g} s", million_wall),
+    Target(
+        "1M rows without aim: peak memory (all processes)",
+        f"≤ {MAX_1M_PEAK_GIB:g} GiB",
+        million_memory,
+    ),
+    Target("1M rows: AIM's share", "reported", aim_share),
+    Target(
+        "cost linear in rows, 10k to 1M",
+        f"each further 100k rows from 100k to 1M ≤ {MAX_MARGINAL_GROWTH:g} × their cost from "
+        "10k to 100k",
+        linear_cost,
+    ),
+    Target(
+        "`make bench QUICK=1` (10k and 100k)", f"< {MAX_QUICK_MINUTES:g} minutes", quick_minutes
+    ),
+    Target(
+        "correlated describe + generate against DataSynthesizer's",
+        "reported",
+        reference_ratio,
+    ),
+)
+
+
+def targets_table(results: Results) -> str:
+    rows = []
+    for target in TARGETS:
+        figure, met = target.measure(results)
+        rows.append({
+            "target": target.name,
+            "bar": target.bar,
+            "measured": figure,
+            "met": {True: "**yes**", False: "**no**", None: "-"}[met],
+        })  # fmt: skip
+    return markdown_table(pd.DataFrame(rows))
+
+
+def pipeline_section(results: Results, measured_line: str) -> str:
+    postcodes = (
+        "The seed tutorial's scripts ran just before the 10k runs on the pipeline's default "
+        f"postcode directory (seed 42, {DEFAULT_POSTCODE_COUNT:,} postcodes) written in "
+        "doogal.co.uk's layout; the pipeline generates the same directory from its seed, as "
+        "`make run` does by default."
+        if results.seed is not None
+        else "The seed tutorial's scripts were not run (`--seed-tutorial`)."
+    )
+    return "\n\n".join([
+        measured_line,
+        "`python -m aesynth_pipeline.launch everything` (what `make run` runs, start-up "
+        "included) into a fresh data lake and Dagster instance, every parameter at its default "
+        "but the rows and the modes: without aim is random, independent and correlated; with "
+        "aim adds aim, whose fit is cold (a fresh instance has no compiled JAX programs). "
+        "Every run materialises every asset and check and the evaluation report. " + postcodes,
+        "### Targets",
+        targets_table(results),
+        "### Each run",
+        "Peak memory sums the resident memory of every process of the run, sampled every "
+        "0.1 s. A run the release gate blocked did every step; the block is the pipeline's "
+        "finding.",
+        runs_table(results),
+        "### Each step",
+        "Wall seconds of each step (an asset, a check, or both in one step) from the run's "
+        "event log; steps run in parallel processes, so the whole run takes less than their "
+        "sum.",
+        steps_table(results.runs),
+    ])  # fmt: skip
+
+
+def engines_section(results: Results, measured_line: str) -> str:
+    return "\n\n".join([
+        measured_line,
+        "Each engine in its own process on the training data (80% of the de-identified rows) "
+        "of the run without aim at that size, at the pipeline's default parameters, "
+        "generating as many rows as it was trained on.",
+        engines_table(results.engines),
+    ])  # fmt: skip
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=list(DEFAULT_ROWS))
-    parser.add_argument("--output", type=Path, default=REPOSITORY / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--quick", action="store_true", help="10k and 100k rows only")
+    parser.add_argument(
+        "--seed-tutorial",
+        type=Path,
+        metavar="RUN_SH",
+        help="the seed tutorial's run.sh (POSTCODES.csv PYTHON), to time beside the pipeline",
+    )
+    parser.add_argument("--output", type=Path, help="write the sections into this Markdown file")
     parser.add_argument(
         "--reference-timeout",
         type=float,
@@ -306,51 +740,55 @@ def main() -> int:
         help="stop DataSynthesizer after this many seconds and report a lower bound",
     )
     arguments = parser.parse_args()
+    if arguments.quick and arguments.output:
+        parser.error("--quick only prints: the sections hold the full run's figures")
+    if arguments.seed_tutorial and not arguments.seed_tutorial.is_file():
+        parser.error(f"--seed-tutorial: no such file {str(arguments.seed_tutorial)!r}")
 
-    pipeline_runs, engine_pairs = [], []
-    for rows in arguments.rows:
-        with tempfile.TemporaryDirectory(prefix=f"aesynth-bench-{rows}-") as folder:
-            print(f"pipeline at {rows:,} rows ...", file=sys.stderr, flush=True)
-            run = run_pipeline(rows, Path(folder))
-            pipeline_runs.append(run)
-            if run.measured.returncode != 0:
-                print(run.measured.output[-3000:], file=sys.stderr)
-            if run.training_path is None:
+    started, load_at_start = time.perf_counter(), os.getloadavg()[0]
+    configurations = [c for c in CONFIGURATIONS if c.quick or not arguments.quick]
+    runs, engines, seed = [], [], None
+    with tempfile.TemporaryDirectory(prefix="aesynth-bench-") as folder:
+        if arguments.seed_tutorial:
+            progress("the seed tutorial's scripts ...")
+            seed = run_seed_tutorial(arguments.seed_tutorial.resolve(), Path(folder))
+            if seed.seconds is None:
+                progress(seed.measured.output[-3000:])
+        for number, configuration in enumerate(configurations):
+            workspace = Path(folder) / str(number)
+            progress(f"pipeline at {configuration.label} ...")
+            run = run_pipeline(configuration, workspace)
+            runs.append(run)
+            if not run.did_all_work:
+                progress(run.measured.output[-3000:])
+            if not configuration.engines or run.training_path is None:
                 continue
-            training_rows = pq.ParquetFile(run.training_path).metadata.num_rows
-            print(f"engines at {training_rows:,} training rows ...", file=sys.stderr, flush=True)
-            fast = run_engine("fast", run.training_path, training_rows, None)
-            reference = run_engine(
-                "datasynthesizer", run.training_path, training_rows, arguments.reference_timeout
+            progress("correlated engines on its training data ...")
+            engines.append(
+                EnginePair(
+                    configuration.rows,
+                    run_engine("fast", run.training_path, None),
+                    run_engine("datasynthesizer", run.training_path, arguments.reference_timeout),
+                )
             )
-            engine_pairs.append((fast, reference))
+    minutes = (time.perf_counter() - started) / 60
+    results = Results(arguments.quick, runs, engines, seed, minutes)
 
-    report = "\n".join([
-        "# Benchmarks",
-        "",
-        f"`make bench` on {machine()}, {dt.date.today().isoformat()}.",
-        "Correlated mode with k=2 and ε=1; every other parameter at its default.",
-        "",
-        "## The whole pipeline (`dg launch --job materialize_everything`)",
-        "",
-        "Wall seconds per step (asset steps and their check steps), from the run's event log;",
-        "steps run in parallel processes, so the whole run takes less than their sum. A failed",
-        "release-gate check fails the run but stops no work: it is the last step to run.",
-        "",
-        pipeline_table(pipeline_runs),
-        "",
-        "## Correlated mode alone: describe + generate on the same training data",
-        "",
-        "Each engine in its own process on the run's `deidentified_train` (80% of the",
-        "de-identified rows), generating as many rows as it was trained on.",
-        "",
-        engine_table(engine_pairs),
-        "",
-    ])  # fmt: skip
-    print(report)
-    arguments.output.write_text(report)
-    # A release gate's verdict is the pipeline's finding, not a failure to measure it.
-    return 0 if all(run.did_all_work for run in pipeline_runs) else 1
+    command = " ".join(["python", *sys.argv])
+    measured_line = (
+        f"`{command}` on {machine()}, {dt.date.today().isoformat()}: {minutes:.1f} minutes; "
+        f"1-minute load average {load_at_start:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end."
+    )
+    sections = {
+        PIPELINE_HEADING: pipeline_section(results, measured_line),
+        ENGINES_HEADING: engines_section(results, measured_line),
+    }
+    for heading, body in sections.items():
+        print(f"{heading}\n\n{body}\n", flush=True)
+        if arguments.output:
+            write_section(arguments.output, heading, body)
+    return 0 if all(run.did_all_work for run in runs) else 1
 
 
 if __name__ == "__main__":
