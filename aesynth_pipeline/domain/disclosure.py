@@ -40,10 +40,11 @@ def anonymity(frame: pd.DataFrame, quasi_identifiers: list[str]) -> Anonymity:
         sizes.append(max(len(vocabulary), 1))
     stacked = np.column_stack(codes)
     (group_keys,) = row_keys([stacked[:, :-1]], sizes[:-1])
-    _, group = np.unique(group_keys, return_inverse=True)
+    # pandas' hash tables: numpy 2.4's unique took 1.8 s of the 2.1 s at a million records.
+    group, _ = pd.factorize(group_keys)
     group_sizes = np.bincount(group)
     size = group_sizes[group]
-    treatments_per_group = np.bincount(np.unique(group * sizes[-1] + stacked[:, -1]) // sizes[-1])
+    treatments_per_group = np.bincount(pd.unique(group * sizes[-1] + stacked[:, -1]) // sizes[-1])
     return Anonymity(
         k_anonymity=int(group_sizes.min()),
         share_in_small_groups=float((size < SMALL_GROUP).mean()),
