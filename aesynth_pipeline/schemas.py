@@ -1,12 +1,24 @@
 """pandera models, one per DataFrame asset: what every row of each asset must satisfy.
 
 The same models drive the blocking asset checks (see `checks.py`) and the tests.
+
+Text columns are declared with `Text` and checked with `one_of` and `matches` rather than
+pandera's `str`, `isin` and `str_matches`: the same rules, judged on every row, with the same
+failures, but vectorised. pandera's own versions test each value of an object column in
+Python (an `isinstance` per value for the type, a Python regex per value) and scan the column
+for missing values again before every check; at a million rows that made validation several
+times slower (benchmarks/schema_benchmark.py measures both).
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pandera import dtypes
 from pandera.engines import pandas_engine
 from pandera.typing.pandas import Series
 
@@ -25,6 +37,7 @@ from aesynth_pipeline.domain.generate import (
     GENDERS,
     HOSPITALS,
     TREATMENTS,
+    nhs_check_digits,
     nhs_number_is_valid,
 )
 from aesynth_pipeline.domain.geography import (
@@ -39,19 +52,143 @@ _FIRST_ARRIVAL = ARRIVAL_DAYS[0]
 _END_OF_ARRIVALS = ARRIVAL_DAYS[-1] + pd.Timedelta(days=1)
 
 
+@pandas_engine.Engine.register_dtype
+@dtypes.immutable
+class Text(pandas_engine.NpString):
+    """pandera's `str` (every value a Python string or missing), tested in one pass.
+
+    For an object column `infer_dtype` answers in C whether every value that is not missing
+    is a string; only a column where it is not falls back to pandera's test, value by value,
+    which then names the values that are not strings. Reported as dtype('str'), like `str`.
+    """
+
+    def check(self, pandera_dtype: dtypes.DataType, data_container: Any = None) -> Any:
+        if (
+            data_container is not None
+            and data_container.dtype == object
+            and pd.api.types.infer_dtype(data_container, skipna=True) in ("string", "empty")
+        ):
+            return True
+        return super().check(pandera_dtype, data_container)
+
+
+@pa.extensions.register_check_method(statistics=["values"])
+def one_of(text: pd.Series, *, values: list) -> pd.Series:
+    """pandera's `isin` for a text column: each value is one of `values`. A missing value
+    passes, as `isin` lets it (whether one may be missing is the nullable rule's business);
+    but where `isin` scans the column for missing values first, to drop them, here they are
+    looked for only when some value is not allowed."""
+    allowed = text.isin(values)
+    return allowed if allowed.all() else allowed | text.isna()
+
+
+# Patterns in which RE2 (pyarrow's engine) and Python's `re` accept the same strings, but for
+# one difference: Python's final `$` also matches before a final newline. Literal letters,
+# digits and spaces, classes of them and their ranges, each repeated at most once by `?` or a
+# count below RE2's limit of 1,000.
+_LITERAL = r"[A-Za-z0-9 ]"
+_CLASS = r"\[(?:[A-Za-z0-9](?:-[A-Za-z0-9])?)+\]"
+_REPEAT = r"(?:\?|\{\d{1,3}(?:,\d{1,3})?\})"
+_RE2_AGREES = re.compile(rf"\^?(?:(?:{_LITERAL}|{_CLASS}){_REPEAT}?)*\$?")
+
+
+def _re2_agrees(pattern: str) -> bool:
+    """Whether pyarrow's engine may judge `pattern` in Python's place (see `matches`)."""
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False  # Python's own matching then fails on it, as `str_matches` does
+    return _RE2_AGREES.fullmatch(pattern) is not None
+
+
+def _is_strings(text: pd.Series) -> bool:
+    """Whether `text` is an object column of strings, missing values allowed."""
+    return text.dtype == object and pd.api.types.infer_dtype(text, skipna=True) == "string"
+
+
+def _as_arrow_strings(text: pd.Series) -> pd.Series | None:
+    """A column of strings as pandas' pyarrow strings, whose methods run in C; None if UTF-8
+    cannot hold one of them (a lone surrogate)."""
+    try:
+        return text.astype("string[pyarrow]")
+    except UnicodeError:
+        return None
+
+
+def _repeats_values(text: pd.Series) -> bool:
+    """Whether an even sample of `text` holds each value twice on average or more, as a
+    column of categories does: then matching each distinct value once beats every row."""
+    sample = text.iloc[:: max(len(text) // 10_000, 1)]
+    return sample.nunique() * 2 <= len(sample)
+
+
+@pa.extensions.register_check_method(statistics=["pattern"])
+def matches(text: pd.Series, *, pattern: str) -> pd.Series:
+    """pandera's `str_matches` for a text column: each value matches `pattern` from its
+    start (Python's `re.match`). A missing value passes, as with `str_matches`.
+
+    In a column of strings that repeats its values, each distinct value is matched once, by
+    Python; in one that does not, every value is matched by pyarrow's regular expressions, in
+    C, when the pattern is one in which they agree with Python's (the values that end in a
+    newline, where they may not, are matched by Python's again). Any other column or pattern
+    is matched by Python's, value by value.
+    """
+    strings = _is_strings(text)
+    if strings and _repeats_values(text):
+        codes, distinct = pd.factorize(text)
+        regex = re.compile(pattern)
+        fails = [isinstance(value, str) and regex.match(value) is None for value in distinct]
+        # A missing value's code is -1, which picks the last entry: False, it passes.
+        return pd.Series(~np.array([*fails, False])[codes], index=text.index)
+    arrow = _as_arrow_strings(text) if strings and _re2_agrees(pattern) else None
+    if arrow is None:
+        matched = text.str.match(pattern, na=False)
+        return matched if matched.all() else matched | text.isna()
+    matched = arrow.str.match(pattern).fillna(True).to_numpy(dtype=bool)
+    newline = arrow.str.endswith("\n").fillna(False).to_numpy(dtype=bool)
+    if newline.any():
+        matched[newline] = text[newline].str.match(pattern, na=False).to_numpy(dtype=bool)
+    return pd.Series(matched, index=text.index)
+
+
+def _nhs_numbers_are_valid(numbers: pd.Series) -> pd.Series:
+    """`nhs_number_is_valid`, step for step, on pyarrow strings for a column of strings.
+
+    The domain function's string methods run in Python, value by value (1.3 s a million); on
+    pyarrow strings they run in C (its `fullmatch` pattern, ASCII digits and spaces, means the
+    same to RE2). Any other column goes to the domain function.
+    """
+    text = _as_arrow_strings(numbers) if _is_strings(numbers) else None
+    if text is None:
+        return nhs_number_is_valid(numbers)
+    well_formed = (
+        text.str.fullmatch(r"[0-9]{3} [0-9]{3} [0-9]{4}").fillna(False).to_numpy(dtype=bool)
+    )
+    digits = text.where(well_formed, "0").str.replace(" ", "", regex=False)
+    whole = digits.astype("int64[pyarrow]").to_numpy()
+    valid = nhs_check_digits(whole // 10) == whole % 10
+    return pd.Series(well_formed & valid, index=numbers.index)
+
+
+def text_field(**options: Any) -> Any:
+    """`pa.Field` for a `Text` column. Its checks (`one_of`, `matches`) let missing values
+    pass themselves, so pandera is told not to scan the column for them before each check."""
+    return pa.Field(ignore_na=False, **options)
+
+
 class LondonPostcodes(pa.DataFrameModel):
     """The postcode directory: unique, well-formed postcodes, each in at most one LSOA."""
 
-    postcode: Series[str] = pa.Field(alias=c.POSTCODE, unique=True, str_matches=POSTCODE_PATTERN)
-    in_use: Series[str] = pa.Field(alias=c.IN_USE, isin=list(IN_USE_VALUES))
-    lsoa_name: Series[str] = pa.Field(alias=c.LSOA_NAME, nullable=True)
-    lsoa_code: Series[str] = pa.Field(
-        alias=c.LSOA_CODE, nullable=True, str_matches=LSOA_CODE_PATTERN
+    postcode: Series[Text] = text_field(alias=c.POSTCODE, unique=True, matches=POSTCODE_PATTERN)
+    in_use: Series[Text] = text_field(alias=c.IN_USE, one_of=list(IN_USE_VALUES))
+    lsoa_name: Series[Text] = pa.Field(alias=c.LSOA_NAME, nullable=True)
+    lsoa_code: Series[Text] = text_field(
+        alias=c.LSOA_CODE, nullable=True, matches=LSOA_CODE_PATTERN
     )
     imd_rank: Series[pd.Int64Dtype] = pa.Field(
         alias=c.IMD_RANK, nullable=True, ge=1, le=ENGLISH_LSOA_COUNT
     )
-    district: Series[str] = pa.Field(alias=c.DISTRICT)
+    district: Series[Text] = pa.Field(alias=c.DISTRICT)
 
     @pa.dataframe_check(error="an LSOA code has more than one IMD rank")
     def one_rank_per_lsoa(cls, frame: pd.DataFrame) -> bool:
@@ -65,15 +202,15 @@ class LondonPostcodes(pa.DataFrameModel):
 class _Attendance(pa.DataFrameModel):
     """Fields shared by every raw-zone table of attendances."""
 
-    attendance_id: Series[str] = pa.Field(alias=c.ATTENDANCE_ID, unique=True)
+    attendance_id: Series[Text] = pa.Field(alias=c.ATTENDANCE_ID, unique=True)
     age: Series[int] = pa.Field(alias=c.AGE, ge=0)
     time_in_ae: Series[int] = pa.Field(alias=c.TIME_IN_AE, ge=1)
-    hospital: Series[str] = pa.Field(alias=c.HOSPITAL, isin=list(HOSPITALS))
+    hospital: Series[Text] = text_field(alias=c.HOSPITAL, one_of=list(HOSPITALS))
     arrival_time: Series[pd.Timestamp] = pa.Field(
         alias=c.ARRIVAL_TIME, ge=_FIRST_ARRIVAL, lt=_END_OF_ARRIVALS
     )
-    treatment: Series[str] = pa.Field(alias=c.TREATMENT, isin=list(TREATMENTS))
-    gender: Series[str] = pa.Field(alias=c.GENDER, isin=list(GENDERS))
+    treatment: Series[Text] = text_field(alias=c.TREATMENT, one_of=list(TREATMENTS))
+    gender: Series[Text] = text_field(alias=c.GENDER, one_of=list(GENDERS))
 
     class Config:
         # Column order is fixed by the domain code; here only the set of columns is enforced.
@@ -83,45 +220,45 @@ class _Attendance(pa.DataFrameModel):
 class HospitalAeData(_Attendance):
     """The mock attendances: test-range NHS numbers with valid check digits, UK postcodes."""
 
-    health_service_id: Series[str] = pa.Field(
-        alias=c.HEALTH_SERVICE_ID, str_matches=r"^999 [0-9]{3} [0-9]{4}$"
+    health_service_id: Series[Text] = text_field(
+        alias=c.HEALTH_SERVICE_ID, matches=r"^999 [0-9]{3} [0-9]{4}$"
     )
-    postcode: Series[str] = pa.Field(alias=c.POSTCODE, str_matches=POSTCODE_PATTERN)
+    postcode: Series[Text] = text_field(alias=c.POSTCODE, matches=POSTCODE_PATTERN)
 
     @pa.check(c.HEALTH_SERVICE_ID, error="NHS number check digit (modulus 11) is not valid")
     def valid_check_digit(cls, numbers: Series[str]) -> Series[bool]:
-        return nhs_number_is_valid(numbers)
+        return _nhs_numbers_are_valid(numbers)
 
 
 class HospitalAeDataLsoa(_Attendance):
     """Attendances placed in an LSOA: no NHS number, no postcode, a national IMD rank."""
 
-    lsoa_name: Series[str] = pa.Field(alias=c.LSOA_NAME)
+    lsoa_name: Series[Text] = pa.Field(alias=c.LSOA_NAME)
     imd_rank: Series[int] = pa.Field(alias=c.IMD_RANK, ge=1, le=ENGLISH_LSOA_COUNT)
 
 
 class HospitalAeQuarantine(_Attendance):
     """Attendances the postcode directory could not place, each with the reason."""
 
-    postcode: Series[str] = pa.Field(alias=c.POSTCODE)
-    reason: Series[str] = pa.Field(alias=c.QUARANTINE_REASON, isin=list(QUARANTINE_REASONS))
+    postcode: Series[Text] = pa.Field(alias=c.POSTCODE)
+    reason: Series[Text] = text_field(alias=c.QUARANTINE_REASON, one_of=list(QUARANTINE_REASONS))
 
 
 class HospitalAeDeidentified(pa.DataFrameModel):
     """The shareable dataset: coarsened values only, exactly these columns in this order."""
 
     time_in_ae: Series[int] = pa.Field(alias=c.TIME_IN_AE, ge=1)
-    treatment: Series[str] = pa.Field(alias=c.TREATMENT, isin=list(TREATMENTS))
-    gender: Series[str] = pa.Field(alias=c.GENDER, isin=list(KEPT_GENDERS))
+    treatment: Series[Text] = text_field(alias=c.TREATMENT, one_of=list(TREATMENTS))
+    gender: Series[Text] = text_field(alias=c.GENDER, one_of=list(KEPT_GENDERS))
     imd_decile: Series[int] = pa.Field(alias=c.IMD_DECILE, isin=list(IMD_DECILES))
-    hospital_id: Series[str] = pa.Field(alias=c.HOSPITAL_ID, str_matches=HOSPITAL_ID_PATTERN)
-    arrival_date: Series[str] = pa.Field(
-        alias=c.ARRIVAL_DATE, isin=list(ARRIVAL_DAYS.strftime("%Y-%m-%d"))
+    hospital_id: Series[Text] = text_field(alias=c.HOSPITAL_ID, matches=HOSPITAL_ID_PATTERN)
+    arrival_date: Series[Text] = text_field(
+        alias=c.ARRIVAL_DATE, one_of=list(ARRIVAL_DAYS.strftime("%Y-%m-%d"))
     )
-    arrival_hour_range: Series[str] = pa.Field(
-        alias=c.ARRIVAL_HOUR_RANGE, isin=list(ARRIVAL_HOUR_RANGES)
+    arrival_hour_range: Series[Text] = text_field(
+        alias=c.ARRIVAL_HOUR_RANGE, one_of=list(ARRIVAL_HOUR_RANGES)
     )
-    age_bracket: Series[str] = pa.Field(alias=c.AGE_BRACKET, isin=list(AGE_BRACKETS))
+    age_bracket: Series[Text] = text_field(alias=c.AGE_BRACKET, one_of=list(AGE_BRACKETS))
 
     class Config:
         strict = True
@@ -136,10 +273,10 @@ class EvaluationMetrics(pa.DataFrameModel):
     """The evaluation's tidy metrics table: one row per mode, metric and column combination,
     each metric named in the catalogue (domain/metrics.py)."""
 
-    mode: Series[str]
-    family: Series[str] = pa.Field(isin=sorted({m.family for m in METRICS.values()}))
-    metric: Series[str] = pa.Field(isin=list(METRICS))
-    columns: Series[str]
+    mode: Series[Text]
+    family: Series[Text] = text_field(one_of=sorted({m.family for m in METRICS.values()}))
+    metric: Series[Text] = text_field(one_of=list(METRICS))
+    columns: Series[Text]
     value: Series[float]
     floor: Series[float] = pa.Field(nullable=True)
     floor_spread: Series[float] = pa.Field(nullable=True, ge=0)
@@ -154,8 +291,8 @@ class EvaluationMetrics(pa.DataFrameModel):
 class DisclosureRisk(pa.DataFrameModel):
     """How easily a record of the de-identified table stands out by its quasi-identifiers."""
 
-    quasi_identifiers: Series[str] = pa.Field(isin=list(QUASI_IDENTIFIER_SETS))
-    metric: Series[str] = pa.Field(isin=names(DISCLOSURE))
+    quasi_identifiers: Series[Text] = text_field(one_of=list(QUASI_IDENTIFIER_SETS))
+    metric: Series[Text] = text_field(one_of=names(DISCLOSURE))
     value: Series[float] = pa.Field(ge=0)
 
     class Config:
@@ -194,7 +331,8 @@ def violating_share(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> floa
     if structure_problems(model, frame):
         return 1.0
     try:
-        model.validate(frame, lazy=True)
+        # In place, as in `checks.schema_failures`: no model changes the frame it validates.
+        model.validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as errors:
         rows = errors.failure_cases["index"]
         if rows.isna().any():
