@@ -23,11 +23,20 @@ from aesynth_pipeline.assets.keys import (
 )
 from aesynth_pipeline.domain import utility
 from aesynth_pipeline.domain.disclosure import anonymity, disclosure_risk
-from aesynth_pipeline.domain.encoding import code_frames, time_bin_edges
+from aesynth_pipeline.domain.encoding import (
+    block_keys,
+    code_frames,
+    column_combinations,
+    counting_plan,
+    marginal_counts,
+    marginal_shares,
+    time_bin_edges,
+)
 from aesynth_pipeline.domain.evaluate import evaluate
 from aesynth_pipeline.domain.fidelity import (
     DEFAULT_ASSOCIATION_THRESHOLD,
     SDMETRICS_SAMPLE_ROWS,
+    counted_marginals,
     marginals,
 )
 from aesynth_pipeline.domain.gate import (
@@ -331,6 +340,42 @@ def test_the_disclosure_risk_is_its_own_asset_of_the_deidentified_table(run):
     assert run.metadata(DISCLOSURE_RISK)["k-anonymity"] >= 1
     html = (run.lake / "reports" / "evaluation_report.html").read_text(encoding="utf-8")
     assert "Privacy of the de-identified data itself" in html
+
+
+def random_codes(rows: int, sizes: tuple[int, ...], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    # Skewed, so that the marginals are far from uniform and many cells stay empty.
+    return np.column_stack([(rng.random(rows) ** 3 * size).astype(np.int32) for size in sizes])
+
+
+@pytest.mark.parametrize("rows", [0, 1, 500, 20_000])
+def test_marginals_summed_from_blocks_equal_counting_each_combination(rows):
+    sizes = (10, 39, 2, 10, 26, 7, 6, 6)
+    codes = random_codes(rows, sizes, seed=rows)
+    assert len(counting_plan(sizes).blocks) == 14  # each triple of 8 columns in one block
+    shares = marginal_shares(codes, sizes)
+    assert list(shares) == column_combinations()
+    for combination, share in shares.items():
+        positions = [c.DEIDENTIFIED_COLUMNS.index(name) for name in combination]
+        shape = tuple(sizes[j] for j in positions)
+        cells = np.ravel_multi_index(tuple(codes[:, j] for j in positions), shape)
+        counted = np.bincount(cells, minlength=int(np.prod(shape))).reshape(shape)
+        np.testing.assert_array_equal(share, counted / max(rows, 1))
+
+
+def test_a_resample_weighted_by_draws_has_the_marginals_of_the_drawn_records():
+    sizes = (10, 39, 2, 10, 26, 7, 6, 6)
+    codes = random_codes(3_000, sizes, seed=1)
+    plan = counting_plan(sizes)
+    drawn = np.random.default_rng(2).integers(len(codes), size=1_234)
+    weights = np.bincount(drawn, minlength=len(codes)).astype(float)
+    weighted = counted_marginals(
+        marginal_counts(block_keys(codes, plan), plan, weights=weights), len(drawn)
+    )
+    copied = marginals(codes[drawn], sizes)
+    for combination, share in copied.shares.items():
+        np.testing.assert_array_equal(weighted.shares[combination], share)
+    pd.testing.assert_frame_equal(weighted.information, copied.information)
 
 
 def test_distance_to_closest_record_counts_mismatches_and_scaled_time():

@@ -22,7 +22,13 @@ import pandas as pd
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, TIME_IN_AE
 from aesynth_pipeline.domain import information
-from aesynth_pipeline.domain.encoding import Combination, marginal_shares
+from aesynth_pipeline.domain.encoding import (
+    Combination,
+    CountingPlan,
+    block_keys,
+    counting_plan,
+    marginal_counts,
+)
 from aesynth_pipeline.domain.metrics import METRICS, TRAINING_MODE, join_columns, metric_row
 
 # Pairs of columns whose bias-corrected Cramér's V in the training data is above this count
@@ -50,22 +56,26 @@ class Marginals:
 
 
 def marginals(codes: np.ndarray, sizes: Sequence[int]) -> Marginals:
-    shares = marginal_shares(codes, sizes)
+    plan = counting_plan(sizes)
+    return counted_marginals(marginal_counts(block_keys(codes, plan), plan), len(codes))
+
+
+def counted_marginals(counts: dict[Combination, np.ndarray], rows: int) -> Marginals:
+    """The marginals of `rows` records from their `encoding.marginal_counts`."""
+    shares = {combination: n / max(rows, 1) for combination, n in counts.items()}
     return Marginals(shares=shares, information=information_matrix(shares))
 
 
 def information_matrix(shares: dict[Combination, np.ndarray]) -> pd.DataFrame:
     """Pairwise normalised mutual information (0 = independent, 1 = one determines the
     other) from the 2-way marginals."""
-    matrix = pd.DataFrame(
-        np.eye(len(DEIDENTIFIED_COLUMNS)), index=DEIDENTIFIED_COLUMNS, columns=DEIDENTIFIED_COLUMNS
-    )
+    matrix = np.eye(len(DEIDENTIFIED_COLUMNS))
     for combination, joint in shares.items():
         if len(combination) == 2:
-            first, second = combination
+            first, second = (DEIDENTIFIED_COLUMNS.index(name) for name in combination)
             score = information.normalised_mutual_information(joint)
-            matrix.loc[first, second] = matrix.loc[second, first] = score
-    return matrix
+            matrix[first, second] = matrix[second, first] = score
+    return pd.DataFrame(matrix, index=DEIDENTIFIED_COLUMNS, columns=DEIDENTIFIED_COLUMNS)
 
 
 def total_variation_distance(first: np.ndarray, second: np.ndarray) -> float:
@@ -259,6 +269,8 @@ class FidelityReference:
 
     codes: np.ndarray
     sizes: tuple[int, ...]
+    plan: CountingPlan
+    keys: list[np.ndarray]  # the training records' `encoding.block_keys`
     marginals: Marginals
     strengths: dict[Combination, float]  # bias-corrected Cramér's V of every pair
     associated: list[Combination]
@@ -268,11 +280,15 @@ class FidelityReference:
 def fidelity_reference(
     codes: np.ndarray, sizes: tuple[int, ...], threshold: float
 ) -> FidelityReference:
-    training = marginals(codes, sizes)
+    plan = counting_plan(sizes)
+    keys = block_keys(codes, plan)
+    training = counted_marginals(marginal_counts(keys, plan), len(codes))
     strengths = associations(training, len(codes))
     return FidelityReference(
         codes=codes,
         sizes=sizes,
+        plan=plan,
+        keys=keys,
         marginals=training,
         strengths=strengths,
         associated=[pair for pair, strength in strengths.items() if strength > threshold],
@@ -292,15 +308,19 @@ def association_rows(reference: FidelityReference) -> list[dict]:
 def marginal_floors(reference: FidelityReference, rows: int, seed: int) -> Floors:
     """The marginal figures' floors for a dataset of `rows` records."""
 
+    population = len(reference.codes)
+
+    def resampled(positions: np.ndarray) -> Marginals:
+        # A sample's counts are its records' counts weighted by how often each was drawn:
+        # the same integers as counting the drawn records, without copying them.
+        drawn = np.bincount(positions, minlength=population).astype(float)
+        counts = marginal_counts(reference.keys, reference.plan, weights=drawn)
+        return counted_marginals(counts, len(positions))
+
     def figures_of(first: np.ndarray, second: np.ndarray) -> Figures:
-        return marginal_figures(
-            marginals(reference.codes[first], reference.sizes),
-            marginals(reference.codes[second], reference.sizes),
-            reference.associated,
-        )[0]
+        return marginal_figures(resampled(first), resampled(second), reference.associated)[0]
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, 8, rows]))
-    population = len(reference.codes)
     return floors(figures_of, population, (population, rows), MARGINAL_FLOOR_REPETITIONS, rng)
 
 
