@@ -36,8 +36,11 @@ from aesynth_pipeline.domain.evaluate import evaluate
 from aesynth_pipeline.domain.fidelity import (
     DEFAULT_ASSOCIATION_THRESHOLD,
     SDMETRICS_SAMPLE_ROWS,
+    _sdmetrics_metadata,
+    _silenced,
     counted_marginals,
     marginals,
+    sdmetrics_figures,
 )
 from aesynth_pipeline.domain.gate import (
     PRIVACY_RULES,
@@ -376,6 +379,36 @@ def test_a_resample_weighted_by_draws_has_the_marginals_of_the_drawn_records():
     for combination, share in copied.shares.items():
         np.testing.assert_array_equal(weighted.shares[combination], share)
     pd.testing.assert_frame_equal(weighted.information, copied.information)
+
+
+def test_sdmetrics_figures_at_its_default_thresholds_match_its_own_report(run):
+    from sdmetrics.reports import QualityReport
+
+    training = run.read("deidentified_train")
+    rng = np.random.default_rng(5)
+    # Without relations in the real data no pair meets SDMetrics' threshold: NaN pair trends.
+    unrelated = pd.DataFrame({k: rng.permutation(v.to_numpy()) for k, v in training.items()})
+    comparisons = [(training, run.read(f"synthetic_{mode}")) for mode in MODES[:3]] + [
+        (training.iloc[rng.integers(len(training), size=900)], training.iloc[:700]),
+        (unrelated, training),
+    ]
+    for real, synthetic in comparisons:
+        ours = sdmetrics_figures(real, synthetic)
+        report = QualityReport()  # at SDMetrics' default thresholds
+        with _silenced():
+            report.generate(
+                {"attendances": real[c.DEIDENTIFIED_COLUMNS]},
+                {"attendances": synthetic[c.DEIDENTIFIED_COLUMNS]},
+                _sdmetrics_metadata(),
+                verbose=False,
+            )
+        scores = report.get_properties().set_index("Property")["Score"]
+        assert ours[("quality_score", "")] == report.get_score()
+        np.testing.assert_equal(
+            ours[("column_pair_trends", "")], float(scores["Column Pair Trends"])
+        )
+        assert ours[("column_shapes", "")] == scores["Column Shapes"]
+    assert np.isnan(ours[("column_pair_trends", "")])
 
 
 def test_distance_to_closest_record_counts_mismatches_and_scaled_time():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -164,29 +165,36 @@ def _sdmetrics_metadata() -> dict:
 
 def sdmetrics_figures(real: pd.DataFrame, synthetic: pd.DataFrame) -> Figures:
     """SDMetrics' quality report (at its default association thresholds and at 0) and its
-    diagnostic report."""
+    diagnostic report.
+
+    The quality report runs once, at 0: its details hold every pair's score, and the
+    figures at the default thresholds are those scores averaged over the pairs that
+    SDMetrics would have scored there (`sdmetrics_scored_pairs`), as SDMetrics averages
+    them; the overall score is again SDMetrics' mean of its two properties.
+    """
     from sdmetrics.reports import DiagnosticReport, QualityReport
 
     real_tables = {"attendances": real[DEIDENTIFIED_COLUMNS]}
     synthetic_tables = {"attendances": synthetic[DEIDENTIFIED_COLUMNS]}
     metadata = _sdmetrics_metadata()
     with _silenced():
-        default = QualityReport()
-        default.generate(real_tables, synthetic_tables, metadata, verbose=False)
-        # The default thresholds leave weakly related pairs unscored; at 0 every pair counts.
         all_pairs = QualityReport()
         all_pairs.real_association_threshold = 0
         all_pairs.real_correlation_threshold = 0
         all_pairs.generate(real_tables, synthetic_tables, metadata, verbose=False)
         diagnostic = DiagnosticReport()
         diagnostic.generate(real_tables, synthetic_tables, metadata, verbose=False)
-    properties = default.get_properties().set_index("Property")["Score"]
-    all_pairs_properties = all_pairs.get_properties().set_index("Property")["Score"]
+    properties = all_pairs.get_properties().set_index("Property")["Score"]
+    pairs = all_pairs.get_details("Column Pair Trends")
+    scored = sdmetrics_scored_pairs(real)
+    meets = [scored[pair] for pair in zip(pairs["Column 1"], pairs["Column 2"], strict=True)]
+    column_pair_trends = float(pairs.loc[meets, "Score"].mean())
+    column_shapes = float(properties["Column Shapes"])
     figures: Figures = {
-        ("quality_score", ""): float(default.get_score()),
-        ("column_shapes", ""): float(properties["Column Shapes"]),
-        ("column_pair_trends", ""): float(properties["Column Pair Trends"]),
-        ("column_pair_trends_all_pairs", ""): float(all_pairs_properties["Column Pair Trends"]),
+        ("quality_score", ""): float(np.nanmean([column_shapes, column_pair_trends])),
+        ("column_shapes", ""): column_shapes,
+        ("column_pair_trends", ""): column_pair_trends,
+        ("column_pair_trends_all_pairs", ""): float(properties["Column Pair Trends"]),
         ("table_structure", ""): float(diagnostic.get_details("Data Structure")["Score"].iloc[0]),
     }
     for _, row in diagnostic.get_details("Data Validity").iterrows():
@@ -195,6 +203,36 @@ def sdmetrics_figures(real: pd.DataFrame, synthetic: pd.DataFrame) -> Figures:
         )
         figures[(metric, row["Column"])] = float(row["Score"])
     return figures
+
+
+def sdmetrics_scored_pairs(real: pd.DataFrame) -> dict[tuple[str, str], bool]:
+    """Which pairs of columns SDMetrics' quality report scores at its default thresholds:
+    those whose Cramér's V in `real` (scipy's, without bias correction) is above
+    `DEFAULT_REAL_ASSOCIATION_THRESHOLD`, on the table SDMetrics builds (time in A&E in
+    numpy's equal-width bins of `real`, as SDMetrics bins it; values sorted; only the values
+    seen). With one numerical column there is no pair for its correlation threshold."""
+    from scipy.stats.contingency import association
+    from sdmetrics.reports.utils import DEFAULT_REAL_ASSOCIATION_THRESHOLD
+
+    codes, sizes = {}, {}
+    for column in DEIDENTIFIED_COLUMNS:
+        values = real[column].to_numpy()
+        if column == TIME_IN_AE:
+            values = np.digitize(values, bins=np.histogram_bin_edges(values))
+        codes[column], vocabulary = pd.factorize(values, sort=True)
+        sizes[column] = len(vocabulary)
+    scored = {}
+    for first, second in itertools.combinations(DEIDENTIFIED_COLUMNS, 2):
+        rows, columns = sizes[first], sizes[second]
+        cells = codes[first] * columns + codes[second]
+        table = np.bincount(cells, minlength=rows * columns).reshape(rows, columns)
+        table = table[table.any(axis=1)][:, table.any(axis=0)]
+        scored[(first, second)] = bool(
+            table.sum() > 0
+            and min(table.shape) >= 2
+            and association(table, method="cramer") > DEFAULT_REAL_ASSOCIATION_THRESHOLD
+        )
+    return scored
 
 
 @contextlib.contextmanager
