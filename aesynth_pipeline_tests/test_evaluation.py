@@ -59,7 +59,12 @@ from aesynth_pipeline.domain.metrics import (
     names,
 )
 from aesynth_pipeline.domain.modes import MODE_SPECS, MODES, Promise, promises
-from aesynth_pipeline.domain.privacy import DCR_CANDIDATE_ROWS, DCR_SAMPLE_ROWS, closest_distances
+from aesynth_pipeline.domain.privacy import (
+    DCR_CANDIDATE_ROWS,
+    DCR_SAMPLE_ROWS,
+    closest_distances,
+    distinct_sorted,
+)
 from aesynth_pipeline.domain.utility import CLASSIFIER_SAMPLE_ROWS
 
 from .conftest import Run, materialise_pipeline
@@ -409,6 +414,12 @@ def test_sdmetrics_figures_at_its_default_thresholds_match_its_own_report(run):
         )
         assert ours[("column_shapes", "")] == scores["Column Shapes"]
     assert np.isnan(ours[("column_pair_trends", "")])
+
+
+@pytest.mark.parametrize("rows", [0, 1, 1_000])
+def test_distinct_keys_by_sorting_are_numpys_unique_keys(rows):
+    keys = np.random.default_rng(rows).integers(0, 300, size=rows)
+    np.testing.assert_array_equal(distinct_sorted(keys), np.unique(keys))
 
 
 def test_distance_to_closest_record_counts_mismatches_and_scaled_time():
