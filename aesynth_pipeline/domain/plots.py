@@ -15,6 +15,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.image import imsave
 
 from aesynth_pipeline.columns import TIME_IN_AE
@@ -77,8 +78,9 @@ def _comparison(
 ) -> dict[str, bytes]:
     """One figure for every mode of `by_mode`: the training bars left, each mode's right.
     `axis` holds the bins' edges for time in A&E, the categories otherwise."""
-    figure = _figure((12, 4.5))
+    figure = _figure((12, 4.5), layout=None)
     left, right = figure.subplots(1, 2, sharey=True)
+    _fit_histogram(figure, None if name == TIME_IN_AE else [str(c) for c in axis])
     if name == TIME_IN_AE:
         positions, widths, align = np.array(axis[:-1]), np.diff(axis), "edge"
         for axes in (left, right):
@@ -159,12 +161,36 @@ def _short(name: str) -> str:
     return name.replace("Index of Multiple Deprivation", "IMD")
 
 
-def _figure(size: tuple[float, float]) -> Figure:
+def _figure(size: tuple[float, float], layout: str | None = "constrained") -> Figure:
     """A figure on its own Agg canvas: saving it again reuses the canvas's renderer, and with
     it the sizes of every text already measured."""
-    figure = Figure(figsize=size, dpi=_DPI, layout="constrained")
+    figure = Figure(figsize=size, dpi=_DPI, layout=layout)
     FigureCanvasAgg(figure)
     return figure
+
+
+def _fit_histogram(figure: Figure, categories: list[str] | None) -> None:
+    """Margins for a histogram's two panels, set rather than found by a layout engine (which
+    measures every label again for each figure, more than drawing it costs): room at left
+    for the y axis's numbers and label, at the top for the titles, and below for the x
+    axis's numbers and label or for the categories' names, written upright, the longest
+    measured."""
+    width, height = figure.get_size_inches()
+    below = 0.6
+    if categories:
+        renderer, font = figure.canvas.get_renderer(), FontProperties(size=7)
+        longest = max(
+            renderer.get_text_width_height_descent(name, font, ismath=False)[0]
+            for name in categories
+        )
+        below = longest / figure.dpi + 0.25  # the ticks, their padding and the edge
+    figure.subplots_adjust(
+        left=0.85 / width,
+        right=1 - 0.15 / width,
+        top=1 - 0.65 / height,
+        bottom=min(below / height, 0.7),
+        wspace=0.04,
+    )
 
 
 def _pictures(
@@ -200,8 +226,9 @@ def _settle_layout(figure: Figure) -> None:
     """Lay the figure out once and keep that layout. With a layout engine, every save lays
     the figure out twice and draws it twice; its labels do not change from mode to mode,
     so neither does their layout."""
-    figure.get_layout_engine().execute(figure)
-    figure.set_layout_engine(None)
+    if figure.get_layout_engine() is not None:
+        figure.get_layout_engine().execute(figure)
+        figure.set_layout_engine(None)
 
 
 def _png(figure: Figure) -> bytes:
