@@ -39,7 +39,8 @@ DEFAULT_ASSOCIATION_THRESHOLD = 0.1
 # take a second or more each.
 MARGINAL_FLOOR_REPETITIONS = 10
 SDMETRICS_FLOOR_REPETITIONS = 3
-# SDMetrics' reports grow with the rows and settle long before a million.
+# SDMetrics' reports grow with the rows and settle long before a million. At most SDMetrics'
+# own subsampling threshold, so that its pair scores use every record given.
 SDMETRICS_SAMPLE_ROWS = 50_000
 
 # (metric, columns) -> value; `columns` is "" for a figure of the whole table.
@@ -150,59 +151,85 @@ def marginal_figures(
 # --- SDMetrics ----------------------------------------------------------------------------
 
 
-def _sdmetrics_metadata() -> dict:
-    return {
-        "tables": {
-            "attendances": {
-                "columns": {
-                    column: {"sdtype": "numerical" if column == TIME_IN_AE else "categorical"}
-                    for column in DEIDENTIFIED_COLUMNS
-                }
-            }
-        }
-    }
-
-
 def sdmetrics_figures(real: pd.DataFrame, synthetic: pd.DataFrame) -> Figures:
-    """SDMetrics' quality report (at its default association thresholds and at 0) and its
-    diagnostic report.
+    """The figures of SDMetrics' quality report (column shapes; column pair trends at its
+    default association thresholds and at 0) and of its diagnostic report (boundary and
+    category adherence, table structure), as SDMetrics computes them.
 
-    The quality report runs once, at 0: its details hold every pair's score, and the
-    figures at the default thresholds are those scores averaged over the pairs that
-    SDMetrics would have scored there (`sdmetrics_scored_pairs`), as SDMetrics averages
-    them; the overall score is again SDMetrics' mean of its two properties.
+    Each column's figure is the SDMetrics metric its reports run on that column. The pairs'
+    contingency similarities, most of a report's time, are counted here as SDMetrics
+    computes them (`sdmetrics_pair_scores`) and averaged as its reports average them: at 0
+    over every pair, at the default thresholds over the pairs it would score there
+    (`sdmetrics_scored_pairs`). A test checks every figure against SDMetrics' own reports.
     """
-    from sdmetrics.reports import DiagnosticReport, QualityReport
+    from sdmetrics.single_column import (
+        BoundaryAdherence,
+        CategoryAdherence,
+        KSComplement,
+        TVComplement,
+    )
+    from sdmetrics.single_table import TableStructure
 
-    real_tables = {"attendances": real[DEIDENTIFIED_COLUMNS]}
-    synthetic_tables = {"attendances": synthetic[DEIDENTIFIED_COLUMNS]}
-    metadata = _sdmetrics_metadata()
+    real, synthetic = real[DEIDENTIFIED_COLUMNS], synthetic[DEIDENTIFIED_COLUMNS]
     with _silenced():
-        all_pairs = QualityReport()
-        all_pairs.real_association_threshold = 0
-        all_pairs.real_correlation_threshold = 0
-        all_pairs.generate(real_tables, synthetic_tables, metadata, verbose=False)
-        diagnostic = DiagnosticReport()
-        diagnostic.generate(real_tables, synthetic_tables, metadata, verbose=False)
-    properties = all_pairs.get_properties().set_index("Property")["Score"]
-    pairs = all_pairs.get_details("Column Pair Trends")
+        shapes = pd.Series(
+            [
+                (KSComplement if column == TIME_IN_AE else TVComplement).compute(
+                    real[column], synthetic[column]
+                )
+                for column in DEIDENTIFIED_COLUMNS
+            ]
+        )
+        adherence = {
+            column: (BoundaryAdherence if column == TIME_IN_AE else CategoryAdherence).compute(
+                real[column], synthetic[column]
+            )
+            for column in DEIDENTIFIED_COLUMNS
+        }
+        structure = TableStructure.compute(real, synthetic)
+    pairs = sdmetrics_pair_scores(real, synthetic)
     scored = sdmetrics_scored_pairs(real)
-    meets = [scored[pair] for pair in zip(pairs["Column 1"], pairs["Column 2"], strict=True)]
-    column_pair_trends = float(pairs.loc[meets, "Score"].mean())
-    column_shapes = float(properties["Column Shapes"])
+    column_shapes = float(shapes.mean())
+    column_pair_trends = float(pd.Series([pairs[p] for p in pairs if scored[p]]).mean())
     figures: Figures = {
         ("quality_score", ""): float(np.nanmean([column_shapes, column_pair_trends])),
         ("column_shapes", ""): column_shapes,
         ("column_pair_trends", ""): column_pair_trends,
-        ("column_pair_trends_all_pairs", ""): float(properties["Column Pair Trends"]),
-        ("table_structure", ""): float(diagnostic.get_details("Data Structure")["Score"].iloc[0]),
+        ("column_pair_trends_all_pairs", ""): float(pd.Series(list(pairs.values())).mean()),
+        ("table_structure", ""): float(structure),
     }
-    for _, row in diagnostic.get_details("Data Validity").iterrows():
-        metric = (
-            "boundary_adherence" if row["Metric"] == "BoundaryAdherence" else ("category_adherence")
-        )
-        figures[(metric, row["Column"])] = float(row["Score"])
+    for column, score in adherence.items():
+        metric = "boundary_adherence" if column == TIME_IN_AE else "category_adherence"
+        figures[(metric, column)] = float(score)
     return figures
+
+
+def sdmetrics_pair_scores(
+    real: pd.DataFrame, synthetic: pd.DataFrame
+) -> dict[tuple[str, str], float]:
+    """SDMetrics' contingency similarity of every pair of columns, as its quality report
+    computes it (SDMetrics 0.32's ColumnPairTrends and ContingencySimilarity): one minus the
+    total variation distance between the pair's joint distributions in the two datasets,
+    with time in A&E in ten equal-width bins of each dataset's own range (numpy's
+    `histogram_bin_edges`, as SDMetrics bins each dataset apart), counted on integer codes.
+    SDMetrics subsamples above 50,000 records, which `SDMETRICS_SAMPLE_ROWS` never reaches."""
+    codes, sizes = {}, {}
+    for column in DEIDENTIFIED_COLUMNS:
+        values = [frame[column].to_numpy() for frame in (real, synthetic)]
+        if column == TIME_IN_AE:
+            values = [np.digitize(v, bins=np.histogram_bin_edges(v)) for v in values]
+        joint, vocabulary = pd.factorize(np.concatenate(values), use_na_sentinel=False)
+        codes[column] = (joint[: len(real)], joint[len(real) :])
+        sizes[column] = len(vocabulary)
+    scores = {}
+    for first, second in itertools.combinations(DEIDENTIFIED_COLUMNS, 2):
+        cells = sizes[first] * sizes[second]
+        shares = [
+            np.bincount(a * sizes[second] + b, minlength=cells) / len(a)
+            for a, b in zip(codes[first], codes[second], strict=True)
+        ]
+        scores[(first, second)] = float(1 - 0.5 * np.abs(shares[0] - shares[1]).sum())
+    return scores
 
 
 def sdmetrics_scored_pairs(real: pd.DataFrame) -> dict[tuple[str, str], bool]:
