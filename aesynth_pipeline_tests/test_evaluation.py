@@ -23,12 +23,23 @@ from aesynth_pipeline.assets.keys import (
 )
 from aesynth_pipeline.domain import utility
 from aesynth_pipeline.domain.disclosure import anonymity, disclosure_risk
-from aesynth_pipeline.domain.encoding import code_frames, time_bin_edges
+from aesynth_pipeline.domain.encoding import (
+    block_keys,
+    code_frames,
+    column_combinations,
+    counting_plan,
+    marginal_counts,
+    marginal_shares,
+    time_bin_edges,
+)
 from aesynth_pipeline.domain.evaluate import evaluate
 from aesynth_pipeline.domain.fidelity import (
     DEFAULT_ASSOCIATION_THRESHOLD,
     SDMETRICS_SAMPLE_ROWS,
+    _silenced,
+    counted_marginals,
     marginals,
+    sdmetrics_figures,
 )
 from aesynth_pipeline.domain.gate import (
     PRIVACY_RULES,
@@ -47,7 +58,12 @@ from aesynth_pipeline.domain.metrics import (
     names,
 )
 from aesynth_pipeline.domain.modes import MODE_SPECS, MODES, Promise, promises
-from aesynth_pipeline.domain.privacy import DCR_CANDIDATE_ROWS, DCR_SAMPLE_ROWS, closest_distances
+from aesynth_pipeline.domain.privacy import (
+    DCR_CANDIDATE_ROWS,
+    DCR_SAMPLE_ROWS,
+    closest_distances,
+    distinct_sorted,
+)
 from aesynth_pipeline.domain.utility import CLASSIFIER_SAMPLE_ROWS
 
 from .conftest import Run, materialise_pipeline
@@ -331,6 +347,103 @@ def test_the_disclosure_risk_is_its_own_asset_of_the_deidentified_table(run):
     assert run.metadata(DISCLOSURE_RISK)["k-anonymity"] >= 1
     html = (run.lake / "reports" / "evaluation_report.html").read_text(encoding="utf-8")
     assert "Privacy of the de-identified data itself" in html
+
+
+def random_codes(rows: int, sizes: tuple[int, ...], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    # Skewed, so that the marginals are far from uniform and many cells stay empty.
+    return np.column_stack([(rng.random(rows) ** 3 * size).astype(np.int32) for size in sizes])
+
+
+@pytest.mark.parametrize("rows", [0, 1, 500, 20_000])
+def test_marginals_summed_from_blocks_equal_counting_each_combination(rows):
+    sizes = (10, 39, 2, 10, 26, 7, 6, 6)
+    codes = random_codes(rows, sizes, seed=rows)
+    assert len(counting_plan(sizes).blocks) == 14  # each triple of 8 columns in one block
+    shares = marginal_shares(codes, sizes)
+    assert list(shares) == column_combinations()
+    for combination, share in shares.items():
+        positions = [c.DEIDENTIFIED_COLUMNS.index(name) for name in combination]
+        shape = tuple(sizes[j] for j in positions)
+        cells = np.ravel_multi_index(tuple(codes[:, j] for j in positions), shape)
+        counted = np.bincount(cells, minlength=int(np.prod(shape))).reshape(shape)
+        np.testing.assert_array_equal(share, counted / max(rows, 1))
+
+
+def test_a_resample_weighted_by_draws_has_the_marginals_of_the_drawn_records():
+    sizes = (10, 39, 2, 10, 26, 7, 6, 6)
+    codes = random_codes(3_000, sizes, seed=1)
+    plan = counting_plan(sizes)
+    drawn = np.random.default_rng(2).integers(len(codes), size=1_234)
+    weights = np.bincount(drawn, minlength=len(codes)).astype(float)
+    weighted = counted_marginals(
+        marginal_counts(block_keys(codes, plan), plan, weights=weights), len(drawn)
+    )
+    copied = marginals(codes[drawn], sizes)
+    for combination, share in copied.shares.items():
+        np.testing.assert_array_equal(weighted.shares[combination], share)
+    pd.testing.assert_frame_equal(weighted.information, copied.information)
+
+
+def sdmetrics_reports(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
+    """The figures read from SDMetrics' own reports: its quality report at its default
+    thresholds and at 0, and its diagnostic report."""
+    from sdmetrics.reports import DiagnosticReport, QualityReport
+
+    tables = [{"attendances": frame[c.DEIDENTIFIED_COLUMNS]} for frame in (real, synthetic)]
+    metadata = {
+        "tables": {
+            "attendances": {
+                "columns": {
+                    column: {"sdtype": "numerical" if column == c.TIME_IN_AE else "categorical"}
+                    for column in c.DEIDENTIFIED_COLUMNS
+                }
+            }
+        }
+    }
+    default, all_pairs, diagnostic = QualityReport(), QualityReport(), DiagnosticReport()
+    all_pairs.real_association_threshold = all_pairs.real_correlation_threshold = 0
+    with _silenced():
+        for report in (default, all_pairs, diagnostic):
+            report.generate(*tables, metadata, verbose=False)
+    scores = default.get_properties().set_index("Property")["Score"]
+    figures = {
+        ("quality_score", ""): default.get_score(),
+        ("column_shapes", ""): scores["Column Shapes"],
+        ("column_pair_trends", ""): scores["Column Pair Trends"],
+        ("column_pair_trends_all_pairs", ""): all_pairs.get_properties()
+        .set_index("Property")
+        .loc["Column Pair Trends", "Score"],
+        ("table_structure", ""): diagnostic.get_details("Data Structure")["Score"].iloc[0],
+    }
+    for row in diagnostic.get_details("Data Validity").itertuples():
+        metric = "boundary_adherence" if row.Metric == "BoundaryAdherence" else "category_adherence"
+        figures[(metric, row.Column)] = row.Score
+    return figures
+
+
+def test_sdmetrics_figures_are_those_of_its_own_reports(run):
+    training = run.read("deidentified_train")
+    rng = np.random.default_rng(5)
+    # Without relations in the real data no pair meets SDMetrics' threshold: NaN pair trends.
+    unrelated = pd.DataFrame({k: rng.permutation(v.to_numpy()) for k, v in training.items()})
+    comparisons = [(training, run.read(f"synthetic_{mode}")) for mode in MODES] + [
+        (training.iloc[rng.integers(len(training), size=900)], training.iloc[:700]),
+        (unrelated, training),
+    ]
+    for real, synthetic in comparisons:
+        ours, theirs = sdmetrics_figures(real, synthetic), sdmetrics_reports(real, synthetic)
+        assert list(ours) == list(theirs)
+        for key, value in theirs.items():
+            # Summed in another order: equal to the last bits of a float.
+            np.testing.assert_allclose(ours[key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+    assert np.isnan(ours[("column_pair_trends", "")])
+
+
+@pytest.mark.parametrize("rows", [0, 1, 1_000])
+def test_distinct_keys_by_sorting_are_numpys_unique_keys(rows):
+    keys = np.random.default_rng(rows).integers(0, 300, size=rows)
+    np.testing.assert_array_equal(distinct_sorted(keys), np.unique(keys))
 
 
 def test_distance_to_closest_record_counts_mismatches_and_scaled_time():

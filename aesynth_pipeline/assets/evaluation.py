@@ -48,7 +48,7 @@ from aesynth_pipeline.domain.gate import (
 from aesynth_pipeline.domain.metrics import TRAINING_MODE
 from aesynth_pipeline.domain.modes import promises
 from aesynth_pipeline.domain.plots import (
-    histogram_comparison,
+    histogram_comparisons,
     marginal_distance_chart,
     mutual_information_heatmaps,
     utility_chart,
@@ -201,7 +201,9 @@ def _verdict_json(inputs: ReportInputs) -> dict[str, object]:
 def _figures(
     training: pd.DataFrame, by_mode: dict[str, pd.DataFrame], evaluation: Evaluation
 ) -> tuple[dict[str, Figure], dict[str, list[Figure]]]:
-    """The report's figures, each drawn once; the heatmaps from the evaluation's matrices."""
+    """The report's figures, each drawn once; the heatmaps from the evaluation's matrices.
+    Each attribute's histograms (and the heatmaps) of every mode come from one figure, whose
+    training half is drawn once."""
     figures = {
         "marginal_distances": Figure(
             "marginal_distances",
@@ -216,20 +218,28 @@ def _figures(
             utility_chart(evaluation.metrics),
         ),
     }
+    heatmaps = mutual_information_heatmaps(
+        evaluation.information[TRAINING_MODE],
+        {mode: evaluation.information[mode] for mode in by_mode},
+    )
+    pictures = {
+        column: histogram_comparisons(
+            training[column], {mode: synthetic[column] for mode, synthetic in by_mode.items()}
+        )
+        for column in DEIDENTIFIED_COLUMNS
+    }
     histograms = {}
-    for mode, synthetic in by_mode.items():
+    for mode in by_mode:
         figures[f"mutual_information_{mode}"] = Figure(
             f"mutual_information_{mode}",
             f"Pairwise normalised mutual information: training data (left), {mode} mode (right).",
-            mutual_information_heatmaps(
-                evaluation.information[TRAINING_MODE], evaluation.information[mode], mode
-            ),
+            heatmaps[mode],
         )
         histograms[mode] = [
             Figure(
                 f"histogram_{mode}_{index}",
                 f"{column}: training data (left), {mode} mode (right).",
-                histogram_comparison(training[column], synthetic[column], mode),
+                pictures[column][mode],
             )
             for index, column in enumerate(DEIDENTIFIED_COLUMNS)
         ]

@@ -8,6 +8,7 @@ and whole records are compared by one integer key per row.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -76,14 +77,6 @@ def row_keys(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> list[np.ndarr
     return np.split(keys, np.cumsum([len(c) for c in codes])[:-1])
 
 
-def joint_shares(codes: np.ndarray, sizes: Sequence[int], columns: Sequence[int]) -> np.ndarray:
-    """Share of rows in each combination of the given columns' values, as a dense array."""
-    shape = tuple(sizes[j] for j in columns)
-    keys = np.ravel_multi_index(tuple(codes[:, j] for j in columns), shape)
-    counts = np.bincount(keys, minlength=int(np.prod(shape)))
-    return (counts / max(len(codes), 1)).reshape(shape)
-
-
 Combination = tuple[str, ...]
 
 
@@ -96,16 +89,97 @@ def column_combinations(ways: Iterable[int] = (1, 2, 3)) -> list[Combination]:
     ]
 
 
+# A group of columns counted together holds at most this many cells.
+BLOCK_CELLS = 2**22
+
+
+@dataclass(frozen=True)
+class CountingPlan:
+    """Groups of columns ("blocks") counted together, such that every combination of up to
+    `ways` columns lies in a block: every marginal is then a sum of one block's counts.
+
+    Counting is a pass over every record, summing is a pass over a small table, so the 1-,
+    2- and 3-way marginals of 8 columns take 14 passes over the records (each triple in
+    exactly one block of four columns) rather than one per combination, 92. Counts are
+    integers, so every marginal is exactly what counting its own columns would give.
+    """
+
+    sizes: tuple[int, ...]
+    blocks: tuple[tuple[int, ...], ...]
+    ways: int
+
+
+def counting_plan(sizes: Sequence[int], ways: int = 3, width: int = 4) -> CountingPlan:
+    """Blocks of `width` columns that hold every combination of `ways` columns, chosen
+    greedily (each covering the most combinations not yet held); a combination that no
+    block of at most `BLOCK_CELLS` cells can hold more of becomes its own block."""
+    columns = range(len(sizes))
+    left = set(itertools.combinations(columns, ways))
+    candidates = [
+        block
+        for block in itertools.combinations(columns, min(width, len(sizes)))
+        if math.prod(sizes[j] for j in block) <= BLOCK_CELLS
+    ]
+    blocks: list[tuple[int, ...]] = []
+    while left:
+        gains = [len(left.intersection(itertools.combinations(b, ways))) for b in candidates]
+        if not gains or max(gains) <= 1:
+            blocks += sorted(left)
+            break
+        best = candidates[int(np.argmax(gains))]
+        blocks.append(best)
+        left -= set(itertools.combinations(best, ways))
+    return CountingPlan(sizes=tuple(sizes), blocks=tuple(blocks), ways=ways)
+
+
+def block_keys(codes: np.ndarray, plan: CountingPlan) -> list[np.ndarray]:
+    """Each record's cell in each block, as one integer per record and block."""
+    return [
+        np.ravel_multi_index(
+            tuple(codes[:, j] for j in block), tuple(plan.sizes[j] for j in block)
+        ).astype(np.intp, copy=False)
+        for block in plan.blocks
+    ]
+
+
+def marginal_counts(
+    keys: Sequence[np.ndarray],
+    plan: CountingPlan,
+    ways: Iterable[int] = (1, 2, 3),
+    weights: np.ndarray | None = None,
+) -> dict[Combination, np.ndarray]:
+    """Records (or their `weights`, how often each is drawn) in each combination of the
+    values of every combination of `ways` columns, from the records' `block_keys`."""
+    ways = tuple(ways)
+    counts: dict[tuple[int, ...], np.ndarray] = {}
+    for block, key in zip(plan.blocks, keys, strict=True):
+        shape = tuple(plan.sizes[j] for j in block)
+        counts[block] = np.bincount(key, weights, minlength=math.prod(shape)).reshape(shape)
+    columns = range(len(plan.sizes))
+    # From the widest combinations down, each summed from the first wider one holding it.
+    for way in range(min(plan.ways, len(plan.sizes)), min(ways) - 1, -1):
+        wider = sorted((c for c in counts if len(c) > way), key=len)
+        for combination in itertools.combinations(columns, way):
+            if combination in counts:
+                continue
+            source = next(c for c in wider if set(combination) <= set(c))
+            axes = tuple(i for i, j in enumerate(source) if j not in combination)
+            counts[combination] = counts[source].sum(axis=axes)
+    return {
+        tuple(DEIDENTIFIED_COLUMNS[j] for j in combination): counts[combination]
+        for way in ways
+        for combination in itertools.combinations(columns, way)
+    }
+
+
 def marginal_shares(
     codes: np.ndarray, sizes: Sequence[int], ways: Iterable[int] = (1, 2, 3)
 ) -> dict[Combination, np.ndarray]:
     """The joint distribution of every combination of `ways` columns, keyed by column names."""
-    return {
-        combination: joint_shares(
-            codes, sizes, [DEIDENTIFIED_COLUMNS.index(name) for name in combination]
-        )
-        for combination in column_combinations(ways)
-    }
+    ways = tuple(ways)
+    plan = counting_plan(sizes, max(ways))
+    counts = marginal_counts(block_keys(codes, plan), plan, ways)
+    return {combination: n / max(len(codes), 1) for combination, n in counts.items()}
 
 
 def sample_positions(length: int, rows: int, rng: np.random.Generator) -> np.ndarray:

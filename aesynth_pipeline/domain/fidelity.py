@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,18 +23,27 @@ import pandas as pd
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS, TIME_IN_AE
 from aesynth_pipeline.domain import information
-from aesynth_pipeline.domain.encoding import Combination, marginal_shares
+from aesynth_pipeline.domain.encoding import (
+    Combination,
+    CountingPlan,
+    block_keys,
+    counting_plan,
+    marginal_counts,
+)
 from aesynth_pipeline.domain.metrics import METRICS, TRAINING_MODE, join_columns, metric_row
 
 # Pairs of columns whose bias-corrected Cramér's V in the training data is above this count
 # as associated: the relations a mode that keeps relations must reproduce.
 DEFAULT_ASSOCIATION_THRESHOLD = 0.1
-# Repetitions behind each floor: marginals are counted in milliseconds, SDMetrics' reports
-# take a second or more each.
+# Repetitions behind each floor: marginals are counted in milliseconds, SDMetrics' figures
+# in a few hundredths of a second each.
 MARGINAL_FLOOR_REPETITIONS = 10
 SDMETRICS_FLOOR_REPETITIONS = 3
-# SDMetrics' reports grow with the rows and settle long before a million.
-SDMETRICS_SAMPLE_ROWS = 50_000
+# SDMetrics' figures compare samples of at most this many records of each dataset (their
+# floors too): the default run's 7,918 are all used; at 50,000 a report took 0.25 s, six of
+# them (three modes, three floors) 1.5 s of a million-row run. At most SDMetrics' own
+# subsampling threshold (50,000), so that its pair scores use every record given.
+SDMETRICS_SAMPLE_ROWS = 10_000
 
 # (metric, columns) -> value; `columns` is "" for a figure of the whole table.
 Figures = dict[tuple[str, str], float]
@@ -50,22 +60,26 @@ class Marginals:
 
 
 def marginals(codes: np.ndarray, sizes: Sequence[int]) -> Marginals:
-    shares = marginal_shares(codes, sizes)
+    plan = counting_plan(sizes)
+    return counted_marginals(marginal_counts(block_keys(codes, plan), plan), len(codes))
+
+
+def counted_marginals(counts: dict[Combination, np.ndarray], rows: int) -> Marginals:
+    """The marginals of `rows` records from their `encoding.marginal_counts`."""
+    shares = {combination: n / max(rows, 1) for combination, n in counts.items()}
     return Marginals(shares=shares, information=information_matrix(shares))
 
 
 def information_matrix(shares: dict[Combination, np.ndarray]) -> pd.DataFrame:
     """Pairwise normalised mutual information (0 = independent, 1 = one determines the
     other) from the 2-way marginals."""
-    matrix = pd.DataFrame(
-        np.eye(len(DEIDENTIFIED_COLUMNS)), index=DEIDENTIFIED_COLUMNS, columns=DEIDENTIFIED_COLUMNS
-    )
+    matrix = np.eye(len(DEIDENTIFIED_COLUMNS))
     for combination, joint in shares.items():
         if len(combination) == 2:
-            first, second = combination
+            first, second = (DEIDENTIFIED_COLUMNS.index(name) for name in combination)
             score = information.normalised_mutual_information(joint)
-            matrix.loc[first, second] = matrix.loc[second, first] = score
-    return matrix
+            matrix[first, second] = matrix[second, first] = score
+    return pd.DataFrame(matrix, index=DEIDENTIFIED_COLUMNS, columns=DEIDENTIFIED_COLUMNS)
 
 
 def total_variation_distance(first: np.ndarray, second: np.ndarray) -> float:
@@ -139,52 +153,115 @@ def marginal_figures(
 # --- SDMetrics ----------------------------------------------------------------------------
 
 
-def _sdmetrics_metadata() -> dict:
-    return {
-        "tables": {
-            "attendances": {
-                "columns": {
-                    column: {"sdtype": "numerical" if column == TIME_IN_AE else "categorical"}
-                    for column in DEIDENTIFIED_COLUMNS
-                }
-            }
-        }
-    }
-
-
 def sdmetrics_figures(real: pd.DataFrame, synthetic: pd.DataFrame) -> Figures:
-    """SDMetrics' quality report (at its default association thresholds and at 0) and its
-    diagnostic report."""
-    from sdmetrics.reports import DiagnosticReport, QualityReport
+    """The figures of SDMetrics' quality report (column shapes; column pair trends at its
+    default association thresholds and at 0) and of its diagnostic report (boundary and
+    category adherence, table structure), as SDMetrics computes them.
 
-    real_tables = {"attendances": real[DEIDENTIFIED_COLUMNS]}
-    synthetic_tables = {"attendances": synthetic[DEIDENTIFIED_COLUMNS]}
-    metadata = _sdmetrics_metadata()
+    Each column's figure is the SDMetrics metric its reports run on that column. The pairs'
+    contingency similarities, most of a report's time, are counted here as SDMetrics
+    computes them (`sdmetrics_pair_scores`) and averaged as its reports average them: at 0
+    over every pair, at the default thresholds over the pairs it would score there
+    (`sdmetrics_scored_pairs`). A test checks every figure against SDMetrics' own reports.
+    """
+    from sdmetrics.single_column import (
+        BoundaryAdherence,
+        CategoryAdherence,
+        KSComplement,
+        TVComplement,
+    )
+    from sdmetrics.single_table import TableStructure
+
+    real, synthetic = real[DEIDENTIFIED_COLUMNS], synthetic[DEIDENTIFIED_COLUMNS]
     with _silenced():
-        default = QualityReport()
-        default.generate(real_tables, synthetic_tables, metadata, verbose=False)
-        # The default thresholds leave weakly related pairs unscored; at 0 every pair counts.
-        all_pairs = QualityReport()
-        all_pairs.real_association_threshold = 0
-        all_pairs.real_correlation_threshold = 0
-        all_pairs.generate(real_tables, synthetic_tables, metadata, verbose=False)
-        diagnostic = DiagnosticReport()
-        diagnostic.generate(real_tables, synthetic_tables, metadata, verbose=False)
-    properties = default.get_properties().set_index("Property")["Score"]
-    all_pairs_properties = all_pairs.get_properties().set_index("Property")["Score"]
-    figures: Figures = {
-        ("quality_score", ""): float(default.get_score()),
-        ("column_shapes", ""): float(properties["Column Shapes"]),
-        ("column_pair_trends", ""): float(properties["Column Pair Trends"]),
-        ("column_pair_trends_all_pairs", ""): float(all_pairs_properties["Column Pair Trends"]),
-        ("table_structure", ""): float(diagnostic.get_details("Data Structure")["Score"].iloc[0]),
-    }
-    for _, row in diagnostic.get_details("Data Validity").iterrows():
-        metric = (
-            "boundary_adherence" if row["Metric"] == "BoundaryAdherence" else ("category_adherence")
+        shapes = pd.Series(
+            [
+                (KSComplement if column == TIME_IN_AE else TVComplement).compute(
+                    real[column], synthetic[column]
+                )
+                for column in DEIDENTIFIED_COLUMNS
+            ]
         )
-        figures[(metric, row["Column"])] = float(row["Score"])
+        adherence = {
+            column: (BoundaryAdherence if column == TIME_IN_AE else CategoryAdherence).compute(
+                real[column], synthetic[column]
+            )
+            for column in DEIDENTIFIED_COLUMNS
+        }
+        structure = TableStructure.compute(real, synthetic)
+    pairs = sdmetrics_pair_scores(real, synthetic)
+    scored = sdmetrics_scored_pairs(real)
+    column_shapes = float(shapes.mean())
+    column_pair_trends = float(pd.Series([pairs[p] for p in pairs if scored[p]]).mean())
+    figures: Figures = {
+        ("quality_score", ""): float(np.nanmean([column_shapes, column_pair_trends])),
+        ("column_shapes", ""): column_shapes,
+        ("column_pair_trends", ""): column_pair_trends,
+        ("column_pair_trends_all_pairs", ""): float(pd.Series(list(pairs.values())).mean()),
+        ("table_structure", ""): float(structure),
+    }
+    for column, score in adherence.items():
+        metric = "boundary_adherence" if column == TIME_IN_AE else "category_adherence"
+        figures[(metric, column)] = float(score)
     return figures
+
+
+def sdmetrics_pair_scores(
+    real: pd.DataFrame, synthetic: pd.DataFrame
+) -> dict[tuple[str, str], float]:
+    """SDMetrics' contingency similarity of every pair of columns, as its quality report
+    computes it (SDMetrics 0.32's ColumnPairTrends and ContingencySimilarity): one minus the
+    total variation distance between the pair's joint distributions in the two datasets,
+    with time in A&E in ten equal-width bins of each dataset's own range (numpy's
+    `histogram_bin_edges`, as SDMetrics bins each dataset apart), counted on integer codes.
+    SDMetrics subsamples above 50,000 records, which `SDMETRICS_SAMPLE_ROWS` never reaches."""
+    codes, sizes = {}, {}
+    for column in DEIDENTIFIED_COLUMNS:
+        values = [frame[column].to_numpy() for frame in (real, synthetic)]
+        if column == TIME_IN_AE:
+            values = [np.digitize(v, bins=np.histogram_bin_edges(v)) for v in values]
+        joint, vocabulary = pd.factorize(np.concatenate(values), use_na_sentinel=False)
+        codes[column] = (joint[: len(real)], joint[len(real) :])
+        sizes[column] = len(vocabulary)
+    scores = {}
+    for first, second in itertools.combinations(DEIDENTIFIED_COLUMNS, 2):
+        cells = sizes[first] * sizes[second]
+        shares = [
+            np.bincount(a * sizes[second] + b, minlength=cells) / len(a)
+            for a, b in zip(codes[first], codes[second], strict=True)
+        ]
+        scores[(first, second)] = float(1 - 0.5 * np.abs(shares[0] - shares[1]).sum())
+    return scores
+
+
+def sdmetrics_scored_pairs(real: pd.DataFrame) -> dict[tuple[str, str], bool]:
+    """Which pairs of columns SDMetrics' quality report scores at its default thresholds:
+    those whose Cramér's V in `real` (scipy's, without bias correction) is above
+    `DEFAULT_REAL_ASSOCIATION_THRESHOLD`, on the table SDMetrics builds (time in A&E in
+    numpy's equal-width bins of `real`, as SDMetrics bins it; values sorted; only the values
+    seen). With one numerical column there is no pair for its correlation threshold."""
+    from scipy.stats.contingency import association
+    from sdmetrics.reports.utils import DEFAULT_REAL_ASSOCIATION_THRESHOLD
+
+    codes, sizes = {}, {}
+    for column in DEIDENTIFIED_COLUMNS:
+        values = real[column].to_numpy()
+        if column == TIME_IN_AE:
+            values = np.digitize(values, bins=np.histogram_bin_edges(values))
+        codes[column], vocabulary = pd.factorize(values, sort=True)
+        sizes[column] = len(vocabulary)
+    scored = {}
+    for first, second in itertools.combinations(DEIDENTIFIED_COLUMNS, 2):
+        rows, columns = sizes[first], sizes[second]
+        cells = codes[first] * columns + codes[second]
+        table = np.bincount(cells, minlength=rows * columns).reshape(rows, columns)
+        table = table[table.any(axis=1)][:, table.any(axis=0)]
+        scored[(first, second)] = bool(
+            table.sum() > 0
+            and min(table.shape) >= 2
+            and association(table, method="cramer") > DEFAULT_REAL_ASSOCIATION_THRESHOLD
+        )
+    return scored
 
 
 @contextlib.contextmanager
@@ -259,6 +336,8 @@ class FidelityReference:
 
     codes: np.ndarray
     sizes: tuple[int, ...]
+    plan: CountingPlan
+    keys: list[np.ndarray]  # the training records' `encoding.block_keys`
     marginals: Marginals
     strengths: dict[Combination, float]  # bias-corrected Cramér's V of every pair
     associated: list[Combination]
@@ -268,11 +347,15 @@ class FidelityReference:
 def fidelity_reference(
     codes: np.ndarray, sizes: tuple[int, ...], threshold: float
 ) -> FidelityReference:
-    training = marginals(codes, sizes)
+    plan = counting_plan(sizes)
+    keys = block_keys(codes, plan)
+    training = counted_marginals(marginal_counts(keys, plan), len(codes))
     strengths = associations(training, len(codes))
     return FidelityReference(
         codes=codes,
         sizes=sizes,
+        plan=plan,
+        keys=keys,
         marginals=training,
         strengths=strengths,
         associated=[pair for pair, strength in strengths.items() if strength > threshold],
@@ -292,15 +375,19 @@ def association_rows(reference: FidelityReference) -> list[dict]:
 def marginal_floors(reference: FidelityReference, rows: int, seed: int) -> Floors:
     """The marginal figures' floors for a dataset of `rows` records."""
 
+    population = len(reference.codes)
+
+    def resampled(positions: np.ndarray) -> Marginals:
+        # A sample's counts are its records' counts weighted by how often each was drawn:
+        # the same integers as counting the drawn records, without copying them.
+        drawn = np.bincount(positions, minlength=population).astype(float)
+        counts = marginal_counts(reference.keys, reference.plan, weights=drawn)
+        return counted_marginals(counts, len(positions))
+
     def figures_of(first: np.ndarray, second: np.ndarray) -> Figures:
-        return marginal_figures(
-            marginals(reference.codes[first], reference.sizes),
-            marginals(reference.codes[second], reference.sizes),
-            reference.associated,
-        )[0]
+        return marginal_figures(resampled(first), resampled(second), reference.associated)[0]
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, 8, rows]))
-    population = len(reference.codes)
     return floors(figures_of, population, (population, rows), MARGINAL_FLOOR_REPETITIONS, rng)
 
 
