@@ -68,8 +68,11 @@ def closest_distances(records: pd.DataFrame, others: pd.DataFrame, time_range: f
         block = slice(start, start + chunk)
         distance = np.abs(left_time[block, None] - right_time[None, :])
         np.minimum(distance, 1.0, out=distance)
+        # One buffer for every column's mismatches, added one column at a time as before.
+        differs = np.empty(distance.shape, dtype=bool)
         for left, right in zip(codes_records, codes_others, strict=True):
-            distance += left[block, None] != right[None, :]
+            np.not_equal(left[block, None], right[None, :], out=differs)
+            np.add(distance, differs, out=distance)
         closest[block] = distance.min(axis=1) / len(DEIDENTIFIED_COLUMNS)
     return closest
 
