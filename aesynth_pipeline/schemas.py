@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pa_arrow
+import pyarrow.compute as pc
 from pandera import dtypes
 from pandera.engines import pandas_engine
 from pandera.typing.pandas import Series
@@ -151,21 +153,41 @@ def matches(text: pd.Series, *, pattern: str) -> pd.Series:
     return pd.Series(matched, index=text.index)
 
 
-def _nhs_numbers_are_valid(numbers: pd.Series) -> pd.Series:
-    """`nhs_number_is_valid`, step for step, on pyarrow strings for a column of strings.
+# Where the digits of a formatted NHS number, 'NNN NNN NNNN', stand.
+_NHS_DIGITS = [0, 1, 2, 4, 5, 6, 8, 9, 10, 11]
 
-    The domain function's string methods run in Python, value by value (1.3 s a million); on
-    pyarrow strings they run in C (its `fullmatch` pattern, ASCII digits and spaces, means the
-    same to RE2). Any other column goes to the domain function.
+
+def _nhs_numbers_are_valid(numbers: pd.Series) -> pd.Series:
+    """`nhs_number_is_valid`, reading a column of strings as bytes.
+
+    The domain function's string methods run in Python, value by value (1.3 s a million);
+    here pyarrow holds the strings and numpy reads their bytes (0.2 s): a number is well
+    formed when it is 12 bytes, ASCII digits but for spaces at bytes 3 and 7 (what the
+    domain's pattern accepts, since every character it allows is one byte), and the domain's
+    `nhs_check_digits` judges the well-formed ones. Any other column goes to the domain
+    function.
     """
-    text = _as_arrow_strings(numbers) if _is_strings(numbers) else None
-    if text is None:
+    if not _is_strings(numbers):
         return nhs_number_is_valid(numbers)
-    well_formed = (
-        text.str.fullmatch(r"[0-9]{3} [0-9]{3} [0-9]{4}").fillna(False).to_numpy(dtype=bool)
-    )
-    digits = text.where(well_formed, "0").str.replace(" ", "", regex=False)
-    whole = digits.astype("int64[pyarrow]").to_numpy()
+    try:
+        text = pa_arrow.array(numbers.to_numpy(), type=pa_arrow.string(), from_pandas=True)
+    except (pa_arrow.ArrowException, UnicodeError):  # e.g. a lone surrogate
+        return nhs_number_is_valid(numbers)
+    # Values of any other length (and missing ones) become 12 bytes that are not a number, so
+    # that the values lie end to end, 12 bytes apart.
+    twelve = pc.fill_null(pc.equal(pc.binary_length(text), 12), False)
+    fixed = pc.if_else(twelve, text, "-" * 12)
+    offsets = np.frombuffer(fixed.buffers()[1], dtype=np.int32)
+    offsets = offsets[fixed.offset : fixed.offset + len(fixed) + 1]
+    if not np.array_equal(offsets, offsets[0] + 12 * np.arange(len(fixed) + 1)):
+        return nhs_number_is_valid(numbers)
+    start = int(offsets[0])
+    data = np.frombuffer(fixed.buffers()[2], dtype=np.uint8)[start : start + 12 * len(fixed)]
+    data = data.reshape(len(fixed), 12)
+    digits = data[:, _NHS_DIGITS].astype(np.int64) - ord("0")
+    spaced = (data[:, 3] == ord(" ")) & (data[:, 7] == ord(" "))
+    well_formed = spaced & ((digits >= 0) & (digits <= 9)).all(axis=1)
+    whole = np.where(well_formed, digits @ 10 ** np.arange(9, -1, -1), 0)
     valid = nhs_check_digits(whole // 10) == whole % 10
     return pd.Series(well_formed & valid, index=numbers.index)
 
