@@ -277,4 +277,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is written and closed by now; tearing the interpreter's modules down one by
+    # one (pandas, scikit-learn, matplotlib, JAX, ...) took a further 1.4 s after a 10k-row run.
+    os._exit(status)
