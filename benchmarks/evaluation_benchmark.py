@@ -142,7 +142,7 @@ def main() -> None:
 
     from aesynth_pipeline.domain.document import markdown_table
 
-    started = time.perf_counter()
+    started, load = time.perf_counter(), os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -177,7 +177,9 @@ def main() -> None:
             "left out: wall seconds reading the step's inputs and running the step's body "
             "(schema violations, evaluate(), the release gate, the figures, the report), the "
             "processor seconds of that body, and the wall seconds of its schema violations, "
-            "evaluate() and figures. On a shared machine the processor seconds vary less.",
+            "evaluate() and figures. Load average (1 minute) at the start "
+            f"{load[0]:.2f}, at the end {os.getloadavg()[0]:.2f}: on a machine shared with "
+            "other work the seconds vary from run to run, the old and new code's alike.",
             table,
         ]
     )
