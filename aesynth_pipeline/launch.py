@@ -134,7 +134,7 @@ def new_log_path(instance: dg.DagsterInstance, command: str) -> Path:
 
 
 def launched_run(instance: dg.DagsterInstance, launched_at: dt.datetime) -> dg.RunRecord | None:
-    """The run `dg launch` created: only_run saw no run in progress, and holds the lock that
+    """The run `execute` created: only_run saw no run in progress, and holds the lock that
     keeps other command-line launches out, so it is the first run created since."""
     records = instance.get_run_records(
         filters=dg.RunsFilter(created_after=launched_at), limit=1, ascending=True

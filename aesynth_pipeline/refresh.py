@@ -2,8 +2,8 @@
 
 An asset is stale when it has never been materialised, or when its last materialisation
 recorded another code version than the one the current parameters give it (code versions
-hash every parameter an asset depends on, see `assets/versions.py`). `launch.py` hands the
-selection, in Dagster's asset selection syntax, to `dg launch`.
+hash every parameter an asset depends on, see `assets/versions.py`). `launch.py` executes
+that selection, and prints it in Dagster's asset selection syntax.
 """
 
 import dagster as dg

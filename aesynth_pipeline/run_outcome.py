@@ -157,8 +157,8 @@ class RunProgress:
 def event_log_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     """Every event the instance stored for the run, one line each (errors in full).
 
-    dg launch prints the events of the steps' own processes only in part, so the log file
-    ends with the run's whole event log as the instance holds it.
+    Dagster's console output shows the events of parallel step processes only in part, so
+    the log file ends with the run's whole event log as the instance holds it.
     """
     lines = []
     for record in instance.get_records_for_run(run_id).records:
