@@ -82,11 +82,9 @@ def builtin_schema(model: type[pa.DataFrameModel]) -> pa.DataFrameSchema:
     )
 
 
-def lake_tables() -> dict[type[pa.DataFrameModel], pd.DataFrame]:
+def lake_tables(lake: Path) -> dict[type[pa.DataFrameModel], pd.DataFrame]:
     """One small run's table of each kind, read back from its lake."""
-    settings = Settings(
-        data_lake=tempfile.mkdtemp(), rows=LAKE_ROWS, modes=("random",), pseudonym_key="k"
-    )
+    settings = Settings(data_lake=str(lake), rows=LAKE_ROWS, modes=("random",), pseudonym_key="k")
     keys = {
         schemas.LondonPostcodes: LONDON_POSTCODES,
         schemas.HospitalAeData: HOSPITAL_AE_DATA,
@@ -197,19 +195,20 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="write the tables into this Markdown file")
     arguments = parser.parse_args()
     started = time.perf_counter()
-    tables = lake_tables()
-    rng = np.random.default_rng(42)
-    folder = Path(tempfile.mkdtemp())
     fresh: dict[tuple[str, int], tuple[float, float]] = {}
     again: dict[tuple[str, int], tuple[float, float]] = {}
-    for rows in arguments.rows:
-        for model, table in tables.items():
-            if arguments.models and model.__name__ not in arguments.models:
-                continue
-            frame = resampled(model, table, rows, rng)
-            best = best_seconds(model, frame, arguments.repeats, folder)
-            fresh[model.__name__, rows], again[model.__name__, rows] = best["fresh"], best["again"]
-            print(f"{model.__name__} {rows:,}: {best}", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as scratch:
+        tables = lake_tables(Path(scratch) / "lake")
+        rng = np.random.default_rng(42)
+        for rows in arguments.rows:
+            for model, table in tables.items():
+                if arguments.models and model.__name__ not in arguments.models:
+                    continue
+                frame = resampled(model, table, rows, rng)
+                best = best_seconds(model, frame, arguments.repeats, Path(scratch))
+                fresh[model.__name__, rows] = best["fresh"]
+                again[model.__name__, rows] = best["again"]
+                print(f"{model.__name__} {rows:,}: {best}", file=sys.stderr)
     command = " ".join(["python", *sys.argv])
     minutes = (time.perf_counter() - started) / 60
     text = "\n\n".join(
