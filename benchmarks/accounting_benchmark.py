@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pipeline_data import materialised
-from results_file import machine, write_section
+from results_file import command_line, machine, write_section
 
 from aesynth_pipeline.assets.keys import DEIDENTIFIED_TRAIN
 from aesynth_pipeline.assets.synthesis import declared_domain
@@ -134,7 +133,7 @@ def main() -> None:
     )
     print(table + "\n\n" + closing)
     if arguments.output:
-        command = " ".join(["python", *sys.argv])
+        command = command_line()
         minutes = (time.perf_counter() - started) / 60
         measured = (
             f"`{command}` on {machine()}, {dt.date.today().isoformat()}: {minutes:.0f} minutes."

@@ -60,7 +60,7 @@ import pandas as pd
 # The script beside this one, found because a script's own folder is on the import path.
 from pipeline_benchmark import step_log
 from pipeline_data import materialised
-from results_file import machine, section_bounds, with_section
+from results_file import command_line, machine, section_bounds, with_section
 
 from aesynth_pipeline.assets.keys import (
     DEIDENTIFIED_TRAIN,
@@ -515,7 +515,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     sections = {"fidelity": fidelity_section, "release": release_section, "speed": speed_section}
-    command = " ".join(["python", *sys.argv])
+    command = command_line()
     for target in arguments.targets:
         progress(f"{target} ...")
         started = time.perf_counter()

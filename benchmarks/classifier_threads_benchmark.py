@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 from pipeline_data import materialised
-from results_file import machine, write_section
+from results_file import command_line, machine, write_section
 
 from aesynth_pipeline.assets.keys import DEIDENTIFIED_HOLDOUT, DEIDENTIFIED_TRAIN, synthetic_key
 from aesynth_pipeline.domain import utility
@@ -108,7 +108,7 @@ def main() -> None:
                 )
                 print(rows[-1], file=sys.stderr, flush=True)
     table = markdown_table(pd.DataFrame(rows))
-    command = " ".join(["python", *sys.argv])
+    command = command_line()
     minutes = (time.perf_counter() - started) / 60
     text = "\n\n".join(
         [

@@ -138,7 +138,7 @@ def main() -> None:
         return
 
     import pandas as pd
-    from results_file import machine, write_section
+    from results_file import command_line, machine, write_section
 
     from aesynth_pipeline.domain.document import markdown_table
 
@@ -168,7 +168,7 @@ def main() -> None:
                     row["step speed-up"] = f"{before['step'] / median['step']:.2f}×"
                 rows.append(row)
     table = markdown_table(pd.DataFrame(rows).fillna(""))
-    command = " ".join(["python", *sys.argv])
+    command = command_line()
     minutes = (time.perf_counter() - started) / 60
     text = "\n\n".join(
         [

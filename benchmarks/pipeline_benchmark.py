@@ -46,7 +46,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pyarrow.parquet as pq
-from results_file import machine, write_section
+from results_file import command_line, machine, write_section
 
 from aesynth_pipeline.assets.keys import description_key, synthetic_key
 from aesynth_pipeline.domain.document import markdown_table
@@ -774,7 +774,7 @@ def main() -> int:
     minutes = (time.perf_counter() - started) / 60
     results = Results(arguments.quick, runs, engines, seed, minutes)
 
-    command = " ".join(["python", *sys.argv])
+    command = command_line()
     measured_line = (
         f"`{command}` on {machine()}, {dt.date.today().isoformat()}: {minutes:.1f} minutes; "
         f"1-minute load average {load_at_start:.1f} at the start, "

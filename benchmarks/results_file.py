@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def machine() -> str:
@@ -14,6 +17,22 @@ def machine() -> str:
         f"{os.cpu_count()} cores, {memory / 2**30:.0f} GiB memory, Python "
         f"{platform.python_version()}, {platform.system()} {platform.machine()}"
     )
+
+
+def command_line() -> str:
+    """How the benchmark was started, with absolute paths made relative to the repository, or
+    named by their file name alone outside it: one machine's folders mean nothing in the
+    project's results."""
+    words = []
+    for word in sys.argv:
+        path = Path(word)
+        if not path.is_absolute():
+            words.append(word)
+        elif path.resolve().is_relative_to(REPOSITORY):
+            words.append(str(path.resolve().relative_to(REPOSITORY)))
+        else:
+            words.append(f".../{path.name}")
+    return " ".join(["python", *words])
 
 
 def section_bounds(lines: list[str], heading: str) -> tuple[int, int]:

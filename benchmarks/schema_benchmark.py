@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pipeline_data import materialised
-from results_file import machine, write_section
+from results_file import command_line, machine, write_section
 
 from aesynth_pipeline import columns as c
 from aesynth_pipeline import schemas
@@ -209,7 +209,7 @@ def main() -> None:
                 fresh[model.__name__, rows] = best["fresh"]
                 again[model.__name__, rows] = best["again"]
                 print(f"{model.__name__} {rows:,}: {best}", file=sys.stderr)
-    command = " ".join(["python", *sys.argv])
+    command = command_line()
     minutes = (time.perf_counter() - started) / 60
     text = "\n\n".join(
         [
