@@ -140,9 +140,10 @@ class Settings(BaseSettings):
     )
     engine: Engine = Field(
         DEFAULT_ENGINE,
-        description="Who runs the correlated mode: datasynthesizer (the package) or fast (the "
-        "vectorised PrivBayes in domain/privbayes.py); both read and write the same "
-        "description.",
+        description="Who runs the random, independent and correlated modes: datasynthesizer "
+        "(the package) or fast (its algorithms vectorised, in domain/histograms.py and "
+        "domain/privbayes.py, with add/remove accounting); both read and write the same "
+        "description format.",
     )
     association_threshold: float = Field(
         DEFAULT_ASSOCIATION_THRESHOLD,

@@ -12,7 +12,7 @@ import pytest
 from DataSynthesizer.lib import PrivBayes
 
 from aesynth_pipeline import columns as c
-from aesynth_pipeline.domain import aim, ledger, privbayes
+from aesynth_pipeline.domain import aim, histograms, ledger, privbayes
 from aesynth_pipeline.domain.synthesise import (
     DATASYNTHESIZER_CORRELATED_SHARE,
     SynthesisParameters,
@@ -137,6 +137,24 @@ def test_one_record_changes_the_weighted_information_by_at_most_its_bound(shape)
                 largest = max(largest, abs(after - before) / bound)
     # The bound is not loose by orders of magnitude: some change comes near it.
     assert largest > 0.3
+
+
+@pytest.mark.parametrize("epsilon", [1.0, 0.3])
+def test_the_fast_independent_mode_spends_exactly_epsilon_by_the_noise_it_draws(training, epsilon):
+    draws: list = []
+    description = histograms.describe_independent(
+        training, epsilon, RecordingGenerator(np.random.default_rng(5), draws), domain=DOMAIN
+    )
+    noise = [(scale, size) for kind, scale, size in draws if kind == "laplace"]
+    # One histogram per attribute over its declared domain, whatever the data hold; each
+    # record added or removed changes one count of each by 1.
+    assert [size for _, size in noise] == list(DOMAIN.sizes)
+    spent = math.fsum(1.0 / scale for scale, _ in noise)
+    assert spent == pytest.approx(epsilon)
+    assert charge(description, "laplace")["epsilon"] == pytest.approx(spent)
+    total = description["privacy_ledger"]["total"]
+    assert total == {"rho": None, "epsilon": pytest.approx(epsilon), "delta": 0.0}
+    assert description["privacy_ledger"]["neighbouring relation"] == ledger.ADD_REMOVE
 
 
 def test_datasynthesizers_ledger_is_the_noise_it_draws(training, monkeypatch):

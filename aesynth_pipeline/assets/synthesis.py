@@ -141,9 +141,10 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
         )
         if mode != "random":
             metadata["epsilon"] = settings.epsilon
+        if mode != "aim":
+            metadata["engine"] = settings.engine
         if mode == "correlated":
             metadata["k (parents per node)"] = settings.bn_degree
-            metadata["engine"] = settings.engine
             metadata["Bayesian network"] = dg.MetadataValue.md(
                 _network_markdown(bayesian_network(result))
             )
@@ -204,12 +205,12 @@ def compilation_cache() -> str | None:
 
 
 def _engine(mode: Mode, settings: Settings) -> str:
-    return settings.engine if mode == "correlated" else MODE_SPECS[mode].engine
+    return MODE_SPECS[mode].engine or settings.engine
 
 
 def _describer(mode: Mode, settings: Settings) -> str:
     return {
-        "fast": "the fast engine (DataSynthesizer's PrivBayes algorithm, vectorised)",
+        "fast": f"the fast engine (DataSynthesizer's {mode}-mode algorithm, vectorised)",
         "mbi": "AIM on mbi (private-pgm)",
     }.get(_engine(mode, settings), "DataSynthesizer")
 

@@ -12,7 +12,8 @@ from enum import IntEnum
 from typing import Literal
 
 Mode = Literal["random", "independent", "correlated", "aim"]
-# Who runs correlated mode: DataSynthesizer itself, or the vectorised re-implementation.
+# Who runs random, independent and correlated mode: DataSynthesizer itself, or the
+# vectorised re-implementation of its algorithms.
 Engine = Literal["datasynthesizer", "fast"]
 ENGINES: tuple[Engine, ...] = ("datasynthesizer", "fast")
 DEFAULT_ENGINE: Engine = "fast"
@@ -42,8 +43,8 @@ class ModeSpec:
     # The pipeline parameters (settings) the mode's description depends on, beyond the
     # training data: they enter the code versions of its assets.
     parameters: tuple[str, ...]
-    # The package that fits the description (correlated mode's is the `engine` setting).
-    engine: str = "datasynthesizer"
+    # The package that fits the description; None: the `engine` setting chooses it.
+    engine: str | None = None
     # How many adjacent declared Time in A&E bins the mode merges into one. The Bayesian
     # network's conditional tables put noise of one scale in every cell, so at 10,000 rows
     # sixteen-minute bins keep relations better than the declared four-minute ones (mean
@@ -59,14 +60,14 @@ MODE_SPECS: dict[Mode, ModeSpec] = {
             "random",
             "random values of the right types, with no information about the data",
             Promise.SCHEMA,
-            (),
+            ("engine",),
         ),
         ModeSpec(
             "independent",
             "each attribute's own distribution, with differential-privacy noise, but no "
             "relation between attributes",
             Promise.COLUMNS,
-            ("epsilon",),
+            ("epsilon", "engine"),
         ),
         ModeSpec(
             "correlated",

@@ -146,16 +146,9 @@ def describe_correlated(
     if not exact:
         for attribute, counts in one_way.items():
             described = attribute_description[DEIDENTIFIED_COLUMNS[attribute]]
-            described["distribution_probabilities"] = _normalise(counts).tolist()
+            described["distribution_probabilities"] = normalise(counts).tolist()
     description = {
-        "meta": {
-            "num_attributes": len(DEIDENTIFIED_COLUMNS),
-            "num_attributes_in_BN": len(DEIDENTIFIED_COLUMNS),
-            "all_attributes": list(DEIDENTIFIED_COLUMNS),
-            "candidate_keys": [],
-            "non_categorical_string_attributes": [],
-            "attributes_in_BN": list(DEIDENTIFIED_COLUMNS),
-        },
+        "meta": description_meta(),
         "attribute_description": attribute_description,
         "bayesian_network": [[child, parents] for child, parents in named],
         "conditional_probabilities": {
@@ -166,6 +159,20 @@ def describe_correlated(
     if not exact:
         description["privacy_ledger"] = add_remove_ledger(epsilon, degree)
     return description
+
+
+def description_meta() -> dict[str, Any]:
+    """The `meta` of a description in DataSynthesizer's format: every attribute categorical,
+    none a candidate key, every one in the network (DataSynthesizer lists them so in every
+    mode). It holds nothing of the data: the row count is left out."""
+    return {
+        "num_attributes": len(DEIDENTIFIED_COLUMNS),
+        "num_attributes_in_BN": len(DEIDENTIFIED_COLUMNS),
+        "all_attributes": list(DEIDENTIFIED_COLUMNS),
+        "candidate_keys": [],
+        "non_categorical_string_attributes": [],
+        "attributes_in_BN": list(DEIDENTIFIED_COLUMNS),
+    }
 
 
 def _generator(seed: int | np.random.Generator) -> np.random.Generator:
@@ -243,7 +250,7 @@ def generate_correlated(
     codes = generate_encoded(description, rows, code_rng)
     attributes = description["attribute_description"]
     values = {
-        column: _values_from_bins(attributes[column], codes[column])
+        column: values_from_bins(attributes[column], codes[column])
         for column in DEIDENTIFIED_COLUMNS
     }
     return as_deidentified_frame(with_time_in_bins(pd.DataFrame(values), domain, value_rng))
@@ -262,7 +269,7 @@ def generate_encoded(
 
     root = network[0][1][0]
     root_table = _pad(np.asarray([conditional[root]], dtype=float), sizes[root], root)
-    codes = {root: _sample_by_group(root_table, np.zeros(rows, dtype=np.int64), rng)}
+    codes = {root: sample_by_group(root_table, np.zeros(rows, dtype=np.int64), rng)}
     for child, parents in network:
         table = _conditional_table(
             conditional[child], [sizes[parent] for parent in parents], attributes[child], child
@@ -270,7 +277,7 @@ def generate_encoded(
         parent_code = _combined_code(
             [codes[parent] for parent in parents], [sizes[parent] for parent in parents]
         )
-        codes[child] = _sample_by_group(table, parent_code, rng)
+        codes[child] = sample_by_group(table, parent_code, rng)
     return codes
 
 
@@ -304,14 +311,14 @@ def encode_training(
     edges of its bins (`public_domain.with_time_binned`)."""
     attribute_description, codes = {}, []
     for column in DEIDENTIFIED_COLUMNS:
-        described, column_codes = _describe_attribute(training[column], domain.values(column))
+        described, column_codes = describe_attribute(training[column], domain.values(column))
         attribute_description[column] = described
         codes.append(column_codes)
     # Column-major, because every step reads whole attributes.
     return attribute_description, np.asfortranarray(np.column_stack(codes))
 
 
-def _describe_attribute(values: pd.Series, declared: tuple) -> tuple[dict[str, Any], np.ndarray]:
+def describe_attribute(values: pd.Series, declared: tuple) -> tuple[dict[str, Any], np.ndarray]:
     """One attribute's DataSynthesizer description (before noise) over its declared values,
     and its bin index per row, as DataSynthesizer describes a categorical attribute given
     its domain."""
@@ -339,7 +346,7 @@ def _describe_attribute(values: pd.Series, declared: tuple) -> tuple[dict[str, A
         "max": high,
         "missing_rate": 0.0,
         "distribution_bins": [int(v) if datatype == "Integer" else str(v) for v in declared],
-        "distribution_probabilities": _normalise(counts.astype(float)).tolist(),
+        "distribution_probabilities": normalise(counts.astype(float)).tolist(),
     }
     return description, codes.astype(np.int64)
 
@@ -359,7 +366,7 @@ def _add_marginal_noise(
     for described in attribute_description.values():
         probabilities = np.asarray(described["distribution_probabilities"])
         noisy = probabilities + rng.laplace(0.0, scale, size=probabilities.size)
-        described["distribution_probabilities"] = _normalise(noisy).tolist()
+        described["distribution_probabilities"] = normalise(noisy).tolist()
 
 
 def marginal_noise_scale(rows: int, attributes: int, epsilon: float) -> float:
@@ -539,7 +546,7 @@ def noisy_conditional_distributions(
         for axis, attribute in enumerate(first)
     }
     distributions: dict[int, list[float] | dict[str, list[float]]] = {
-        root: _normalise(one_way[root]).tolist()
+        root: normalise(one_way[root]).tolist()
     }
     for position, (child, parents) in enumerate(network):
         order = [*parents, child]
@@ -553,7 +560,7 @@ def noisy_conditional_distributions(
         else:
             counts = noisy_counts(codes, order, sizes, epsilon, rng)
             one_way[child] = counts.reshape(-1, sizes[child]).sum(axis=0)
-        table = _normalise(counts.reshape(-1, sizes[child]))
+        table = normalise(counts.reshape(-1, sizes[child]))
         keys = (str(list(values)) for values in np.ndindex(*sizes[parents]))
         distributions[child] = dict(zip(keys, table.tolist(), strict=True))
     return distributions, one_way
@@ -591,7 +598,7 @@ def _combined_code(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> np.nd
     return combined
 
 
-def _normalise(counts: np.ndarray) -> np.ndarray:
+def normalise(counts: np.ndarray) -> np.ndarray:
     """Rows of non-negative weights as probabilities; an all-zero row becomes uniform, as
     DataSynthesizer's `normalize_given_distribution` does."""
     weights = np.clip(counts, 0.0, None)
@@ -674,7 +681,7 @@ def _conditional_table(
     return table
 
 
-def _sample_by_group(table: np.ndarray, group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def sample_by_group(table: np.ndarray, group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """For each row, a code drawn from the table's row `group[row]`.
 
     Rows are sorted by group, and each group's rows are drawn at once by inverse CDF from one
@@ -697,7 +704,7 @@ def _sample_by_group(table: np.ndarray, group: np.ndarray, rng: np.random.Genera
     return sampled
 
 
-def _values_from_bins(info: dict[str, Any], codes: np.ndarray) -> np.ndarray:
+def values_from_bins(info: dict[str, Any], codes: np.ndarray) -> np.ndarray:
     """Values for bin indices, as DataSynthesizer's `sample_values_from_binning_indices` gives
     them for a categorical attribute: the bin's value itself (for Time in A&E, its left edge)."""
     # An object array hands out the same category objects instead of new strings.

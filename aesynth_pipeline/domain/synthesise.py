@@ -1,11 +1,12 @@
 """Synthetic data in every mode: one `describe` and one `generate` for all of them.
 
-Random, independent and correlated modes run DataSynthesizer; this is the one module that
-talks to it. It works around the package's defects (see the notes at each workaround) without
-patching it, and hands the rest of the pipeline plain DataFrames and plain JSON-ready
-dictionaries. Correlated mode can instead run on the "fast" engine (`privbayes.py`): the same
-algorithm and description format, vectorised. AIM mode runs `aim.py` on mbi, over the codes
-of the declared domain.
+Random, independent and correlated modes run on the "fast" engine by default: DataSynthesizer's
+algorithms and description format, vectorised (`histograms.py` for random and independent
+mode, `privbayes.py` for correlated mode). With the `datasynthesizer` engine they run
+DataSynthesizer itself; this is the one module that talks to it. It works around the
+package's defects (see the notes at each workaround) without patching it, and hands the rest
+of the pipeline plain DataFrames and plain JSON-ready dictionaries. AIM mode runs `aim.py` on
+mbi, over the codes of the declared domain.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from DataSynthesizer.DataDescriber import DataDescriber
 from DataSynthesizer.DataGenerator import DataGenerator
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
-from aesynth_pipeline.domain import aim, ledger, privbayes
+from aesynth_pipeline.domain import aim, histograms, ledger, privbayes
 from aesynth_pipeline.domain.attributes import (
     ATTRIBUTE_DATATYPES,
     ATTRIBUTE_IS_CANDIDATE_KEY,
@@ -62,7 +63,7 @@ class SynthesisParameters:
     epsilon: float
     degree: int
     seed: int
-    # Used by correlated mode only; random and independent modes always run DataSynthesizer.
+    # Who runs random, independent and correlated mode (AIM mode always runs on mbi).
     engine: Engine = DEFAULT_ENGINE
     # The values every attribute may take, declared rather than read from the data.
     domain: PublicDomain = field(kw_only=True, repr=False)
@@ -78,19 +79,20 @@ class SynthesisParameters:
 
     @property
     def uses_fast_engine(self) -> bool:
-        return self.mode == "correlated" and self.engine == "fast"
+        return self.mode != "aim" and self.engine == "fast"
 
     def __str__(self) -> str:
-        if self.mode == "random":
-            return f"random mode (seed {self.seed})"
-        if self.mode == "independent":
-            return f"independent mode (epsilon {self.epsilon}, seed {self.seed})"
         if self.mode == "aim":
             return f"aim mode (epsilon {self.epsilon}, delta {self.delta}, seed {self.seed})"
-        return (
-            f"correlated mode (epsilon {self.epsilon}, k {self.degree}, seed {self.seed}) "
-            f"on the {self.engine} engine"
-        )
+        if self.mode == "random":
+            described = f"random mode (seed {self.seed})"
+        elif self.mode == "independent":
+            described = f"independent mode (epsilon {self.epsilon}, seed {self.seed})"
+        else:
+            described = (
+                f"correlated mode (epsilon {self.epsilon}, k {self.degree}, seed {self.seed})"
+            )
+        return f"{described} on the {self.engine} engine"
 
 
 def mode_seed(seed: int, mode: Mode) -> int:
@@ -115,6 +117,12 @@ def describe(
         return _describe_aim(training, parameters, progress)
     if parameters.uses_fast_engine:
         with _engine_errors(parameters, "the fast engine"):
+            if parameters.mode == "random":
+                return histograms.describe_random(parameters.domain)
+            if parameters.mode == "independent":
+                return histograms.describe_independent(
+                    training, parameters.epsilon, parameters.seed, domain=parameters.domain
+                )
             return privbayes.describe_correlated(
                 training, parameters.epsilon, parameters.degree, parameters.seed,
                 domain=parameters.domain,
@@ -199,6 +207,10 @@ def generate(
         return as_deidentified_frame(with_time_in_bins(generated, parameters.domain, minutes_rng))
     if parameters.uses_fast_engine:
         with _engine_errors(parameters, "the fast engine"):
+            if parameters.mode != "correlated":
+                return histograms.generate_independent(
+                    description, rows, parameters.seed, domain=parameters.domain
+                )
             return privbayes.generate_correlated(
                 description, rows, parameters.seed, domain=parameters.domain
             )
