@@ -145,7 +145,8 @@ def _without_noisy_fields(description: dict) -> dict:
 @pytest.mark.parametrize(
     ("mode", "engine"),
     [("random", "datasynthesizer"), ("independent", "datasynthesizer"),
-     ("correlated", "datasynthesizer"), ("correlated", "fast")],
+     ("correlated", "datasynthesizer"), ("random", "fast"), ("independent", "fast"),
+     ("correlated", "fast")],
 )  # fmt: skip
 def test_a_description_holds_no_exact_fact_of_the_training_data(run, mode, engine):
     training = run.read("deidentified_train").head(3_000)
