@@ -39,8 +39,10 @@ LOCAL_EXECUTOR = dg.multiprocess_executor.configured(
 
 # Up to this many rows a run's steps are quicker one after another in the run's process than
 # in parallel processes: each step process costs about a second to start and to read its
-# inputs back, more than a small step computes (benchmarks/RESULTS.md, "The whole pipeline").
-IN_PROCESS_MAX_ROWS = 200_000
+# inputs back, and on two cores that is more than running the few steps that can run side by
+# side in parallel saves (benchmarks/RESULTS.md, "The whole pipeline", has both executors at
+# a million rows). Above it, each step process holds only its own inputs in memory.
+IN_PROCESS_MAX_ROWS = 1_000_000
 
 
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:

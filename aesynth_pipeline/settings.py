@@ -182,7 +182,7 @@ class Settings(BaseSettings):
         "auto",
         description="How a local deployment runs its steps: in_process (one after another in "
         "the run's own process), multiprocess (in parallel processes, one per step), or auto "
-        "(in_process up to 200,000 rows, multiprocess above).",
+        "(in_process up to 1,000,000 rows, multiprocess above).",
     )
     max_quarantine_share: float = Field(
         0.05,
