@@ -34,8 +34,14 @@ class LakeIOManager(dg.UPathIOManager):
         make_folder(path)
 
 
+# An input's metadata key: load only these columns (none, to count the rows without reading
+# any value), e.g. `dg.AssetIn(key, metadata={COLUMNS: []})`.
+COLUMNS = "columns"
+
+
 class ParquetIOManager(LakeIOManager):
-    """Writes each DataFrame atomically (temporary file, then rename) and reports its shape."""
+    """Writes each DataFrame atomically (temporary file, then rename) and reports its shape.
+    An input whose metadata names its `COLUMNS` gets those only."""
 
     extension = ".parquet"
 
@@ -47,9 +53,10 @@ class ParquetIOManager(LakeIOManager):
         write_atomically(path, write, private=_is_raw(context))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
+        columns = (context.definition_metadata or {}).get(COLUMNS)
         with path.open("rb") as file:
-            frame = pd.read_parquet(file)
-        if context.has_asset_key:
+            frame = pd.read_parquet(file, columns=columns)
+        if context.has_asset_key and columns is None:
             _require_stored_structure(context.asset_key, frame, path)
         return frame
 

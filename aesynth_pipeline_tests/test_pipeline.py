@@ -93,6 +93,14 @@ def test_rows_reconcile_across_join_gender_rule_and_quarantine(pipeline_100k):
         raw
     )
     assert metadata["removed by gender"] == (~raw[c.GENDER].isin(["Male", "Female"])).sum()
+    # The check counts the raw attendances itself, from the file, reading no value of it.
+    [reconciled] = [
+        e
+        for e in pipeline_100k.result.get_asset_check_evaluations()
+        if e.check_name == "rows_reconcile"
+    ]
+    assert reconciled.metadata["raw rows"].value == len(raw)
+    assert reconciled.metadata["unaccounted"].value == 0
     assert all(pipeline_100k.checks().values())
     assert len(pipeline_100k.checks()) == 7
 

@@ -28,6 +28,7 @@ from aesynth_pipeline.domain.deidentify import (
     deidentify,
     join_postcode_directory,
 )
+from aesynth_pipeline.io_managers import COLUMNS
 from aesynth_pipeline.lake import lake_path, lake_pseudonym_key
 from aesynth_pipeline.settings import Settings
 
@@ -87,8 +88,8 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "joined": dg.AssetIn(HOSPITAL_AE_DATA_LSOA),
             "quarantined": dg.AssetIn(HOSPITAL_AE_QUARANTINE),
             "directory": dg.AssetIn(LONDON_POSTCODES),
-            # Only counted, by the check that no attendance is lost.
-            "attendances": dg.AssetIn(HOSPITAL_AE_DATA),
+            # Only counted, by the check that no attendance is lost: no value is read.
+            "attendances": dg.AssetIn(HOSPITAL_AE_DATA, metadata={COLUMNS: []}),
         },
         group_name="preparation",
         kinds={"pandas", "parquet"},
