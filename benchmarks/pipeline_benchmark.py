@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 from results_file import command_line, machine, write_section
 
 from aesynth_pipeline.assets.keys import description_key, synthetic_key
+from aesynth_pipeline.definitions import IN_PROCESS_MAX_ROWS
 from aesynth_pipeline.domain.document import markdown_table
 from aesynth_pipeline.domain.geography import DEFAULT_POSTCODE_COUNT
 from aesynth_pipeline.domain.modes import MODES, Mode
@@ -703,9 +704,12 @@ def pipeline_section(results: Results, measured_line: str) -> str:
         measured_line,
         "`python -m aesynth_pipeline.launch everything` (what `make run` runs, start-up "
         "included) into a fresh data lake and Dagster instance, every parameter at its default "
-        "but the rows and the modes: without aim is random, independent and correlated; with "
-        "aim adds aim, whose fit is cold (a fresh instance has no compiled JAX programs). "
-        "Every run materialises every asset and check and the evaluation report. " + postcodes,
+        "but the rows, the modes and, where a run's name says so, the executor: without aim is "
+        "random, independent and correlated; with aim adds aim, whose fit is cold (a fresh "
+        "instance has no compiled JAX programs). The default executor, `auto`, runs the steps "
+        f"one after another in the run's process up to {IN_PROCESS_MAX_ROWS:,} rows; "
+        "`multiprocess` runs them in parallel processes. Every run materialises every asset "
+        "and check and the evaluation report. " + postcodes,
         "### Targets",
         targets_table(results),
         "### Each run",
@@ -715,8 +719,8 @@ def pipeline_section(results: Results, measured_line: str) -> str:
         runs_table(results),
         "### Each step",
         "Wall seconds of each step (an asset, a check, or both in one step) from the run's "
-        "event log; steps run in parallel processes, so the whole run takes less than their "
-        "sum.",
+        "event log; with the multiprocess executor steps run side by side, so the whole run "
+        "takes less than their sum.",
         steps_table(results.runs),
     ])  # fmt: skip
 
