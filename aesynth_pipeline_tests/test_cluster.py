@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -202,3 +201,143 @@ def test_postgres_holds_the_run_its_materialisations_and_check_results(postgres,
 
 def storages(instance: dg.DagsterInstance) -> list[object]:
     return [instance.run_storage, instance.event_log_storage, instance.schedule_storage]
+
+
+def step_workers(events: list[dg.EventLogEntry]) -> dict[str, tuple[str, int]]:
+    """Each step's Celery worker and process ID, from the engine event its worker logs as it
+    takes the step and the step's own start event."""
+    hosts = {
+        e.step_key: e.dagster_event.engine_event_data.metadata["Celery worker"].value
+        for e in events
+        if e.is_dagster_event
+        and e.dagster_event_type == dg.DagsterEventType.ENGINE_EVENT
+        and "Celery worker" in e.dagster_event.engine_event_data.metadata
+    }
+    pids = {
+        e.step_key: e.dagster_event.pid
+        for e in events
+        if e.is_dagster_event and e.dagster_event_type == dg.DagsterEventType.STEP_START
+    }
+    return {step: (hosts[step].split("@")[0], pids[step]) for step in pids}
+
+
+def test_the_whole_job_runs_on_two_celery_workers_as_it_runs_on_one_machine(
+    cluster, cluster_run, tmp_path
+):
+    assert cluster_run["record"].dagster_run.status == dg.DagsterRunStatus.SUCCESS
+    ran_on = step_workers(cluster_run["events"])
+    with instance_of(cluster.environment) as instance:
+        steps = {
+            s.key
+            for s in instance.get_execution_plan_snapshot(
+                cluster_run["record"].dagster_run.execution_plan_snapshot_id
+            ).steps
+        }
+    assert set(ran_on) == steps
+    assert {worker for worker, _ in ran_on.values()} == set(WORKERS)
+    # Steps ran in the workers' own processes, never in the one that launched the run.
+    worker_processes = {worker.pid for worker in cluster.workers.values()}
+    assert all(parent_pid(pid) in worker_processes for _, pid in ran_on.values())
+
+    local_lake = tmp_path / "local-lake"
+    local = launch(
+        {
+            **cluster.environment,
+            "AESYNTH_DEPLOYMENT": "local",
+            "AESYNTH_EXECUTOR": "in_process",
+            "AESYNTH_DATA_LAKE": str(local_lake),
+            "DAGSTER_HOME": str(local_home(tmp_path / "local-home")),
+        }
+    )
+    assert local.returncode == ExitStatus.SUCCEEDED, local.stdout
+    for name in [synthetic_key(mode).path[-1] for mode in MODES] + ["evaluation_report"]:
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(cluster.lake / f"{name}.parquet"),
+            pd.read_parquet(local_lake / f"{name}.parquet"),
+            obj=name,
+        )
+
+
+def local_home(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    shutil.copy(REPOSITORY / "deploy" / "local-instance.yaml", folder / "dagster.yaml")
+    return folder
+
+
+def parent_pid(pid: int) -> int:
+    # The fourth field of /proc/PID/stat, after the command name in parentheses.
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def lake_files(lake: Path) -> dict[str, str]:
+    """Every file in the lake, by path, with a hash of its bytes."""
+    return {
+        str(path.relative_to(lake)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(lake.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_a_worker_lost_mid_step_fails_the_run_keeps_the_lake_whole_and_a_rerun_completes(
+    cluster, cluster_run
+):
+    before = lake_files(cluster.lake)
+    first_run = cluster_run["record"].dagster_run.run_id
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "aesynth_pipeline.launch", "everything"],
+        env=cluster.environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        run_id, killed = kill_the_process_running(KILLED_STEP, cluster, first_run, launcher)
+        output, _ = launcher.communicate(timeout=RUN_SECONDS)
+    finally:
+        launcher.kill()
+        launcher.wait()
+
+    assert launcher.returncode == ExitStatus.FAILED, output
+    with instance_of(cluster.environment) as instance:
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+        events = instance.all_logs(run_id)
+    succeeded = {e.step_key for e in events if e.dagster_event_type == "STEP_SUCCESS"}
+    assert KILLED_STEP not in succeeded and len(succeeded) > len(MODES)
+    assert any("WorkerLostError" in str(e.dagster_event) for e in events if e.is_dagster_event), (
+        "the run does not say that it lost the step's worker"
+    )
+    # The killed writer may have left a temporary file; every file the lake had is whole and
+    # unchanged (the steps that finished rewrote the same bytes from the same seed).
+    after = lake_files(cluster.lake)
+    assert {path: after.get(path) for path in before} == before
+    assert all(path.endswith(".tmp") for path in set(after) - set(before))
+    assert killed not in [worker.pid for worker in cluster.workers.values()]
+
+    rerun = launch(cluster.environment)
+    assert rerun.returncode == ExitStatus.SUCCEEDED, rerun.stdout + cluster.logs_text()
+    # The rerun's writes cleared what the killed writer left behind.
+    assert lake_files(cluster.lake) == before
+
+
+def kill_the_process_running(
+    step: str, cluster: Cluster, previous_run: str, launcher: subprocess.Popen
+) -> tuple[str, int]:
+    """Wait for the new run to start `step` on a worker, then SIGKILL the process running it,
+    as the kernel's out-of-memory killer would: no chance to clean up or to report."""
+    deadline = time.monotonic() + RUN_SECONDS
+    with instance_of(cluster.environment) as instance:
+        while time.monotonic() < deadline:
+            assert launcher.poll() is None, launcher.stdout.read()
+            [record] = instance.get_run_records(limit=1)
+            run_id = record.dagster_run.run_id
+            if run_id != previous_run:
+                starts = [
+                    e.dagster_event.pid
+                    for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
+                    if e.step_key == step
+                ]
+                if starts:
+                    os.kill(starts[0], signal.SIGKILL)
+                    return run_id, starts[0]
+            time.sleep(0.1)
+    pytest.fail(f"the run never started {step}:\n{cluster.logs_text()}")
