@@ -3,6 +3,7 @@ under an asset's name: the previous version stays readable and complete."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import pandas as pd
 from upath import UPath
 
 from aesynth_pipeline.io_managers import ParquetIOManager
+from aesynth_pipeline.lake import write_atomically
 
 # Rewrites a large asset through the real IO manager until it is killed.
 WRITER = """
@@ -69,3 +71,25 @@ def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
     context = dg.build_output_context(asset_key=dg.AssetKey("big"))
     manager.dump_to_path(context, pd.DataFrame({"value": [1]}), lake / "big.parquet")
     assert in_progress.read_bytes() == b"half written"
+
+
+def test_a_forked_writer_names_its_leftovers_after_itself(tmp_path):
+    # Step processes are forked from a server that has imported the lake's code (the
+    # multiprocess executor's fork server, a Celery worker): a leftover named after that
+    # live server would never be cleared.
+    target = UPath(tmp_path) / "asset.parquet"
+
+    def die_mid_write(temporary: UPath) -> None:
+        temporary.write_bytes(b"half written")
+        os._exit(0)
+
+    writer = multiprocessing.get_context("fork").Process(
+        target=write_atomically, args=(target, die_mid_write)
+    )
+    writer.start()
+    writer.join()
+    [leftover] = tmp_path.glob(".asset.parquet.*.tmp")
+    assert f"-{writer.pid}." in leftover.name
+
+    write_atomically(target, lambda path: path.write_bytes(b"whole"))
+    assert [path.name for path in tmp_path.iterdir()] == ["asset.parquet"]
