@@ -64,7 +64,6 @@ class Cluster:
     """Redis, two workers, and the environment they share with the launching process."""
 
     environment: dict[str, str]
-    home: Path
     lake: Path
     logs: Path
     workers: dict[str, subprocess.Popen]
@@ -90,34 +89,31 @@ def cluster(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "DAGSTER_HOME": str(dagster_home(folder / "home")),
         }
         with celery_workers(WORKERS, environment, logs) as workers:
-            yield Cluster(
-                environment,
-                Path(environment["DAGSTER_HOME"]),
-                folder / "shared-lake",
-                logs,
-                workers,
-            )
+            yield Cluster(environment, folder / "shared-lake", logs, workers)
+
+
+@dataclass
+class ClusterRun:
+    record: dg.RunRecord
+    events: list[dg.EventLogEntry]
 
 
 @pytest.fixture(scope="module")
-def cluster_run(cluster: Cluster) -> dict[str, object]:
+def cluster_run(cluster: Cluster) -> ClusterRun:
     """The whole job, launched as `make run` launches it, with its steps on the workers."""
     launched = launch(cluster.environment)
     assert launched.returncode == ExitStatus.SUCCEEDED, launched.stdout + cluster.logs_text()
     with instance_of(cluster.environment) as instance:
         [record] = instance.get_run_records(limit=1)
-        events = instance.all_logs(record.dagster_run.run_id)
-    return {"record": record, "events": events}
+        return ClusterRun(record, instance.all_logs(record.dagster_run.run_id))
 
 
-def launch(environment: dict[str, str], **popen: object) -> subprocess.CompletedProcess:
+LAUNCH = [sys.executable, "-m", "aesynth_pipeline.launch", "everything"]
+
+
+def launch(environment: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "aesynth_pipeline.launch", "everything"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=RUN_SECONDS,
-        **popen,
+        LAUNCH, env=environment, capture_output=True, text=True, timeout=RUN_SECONDS
     )
 
 
@@ -224,13 +220,13 @@ def step_workers(events: list[dg.EventLogEntry]) -> dict[str, tuple[str, int]]:
 def test_the_whole_job_runs_on_two_celery_workers_as_it_runs_on_one_machine(
     cluster, cluster_run, tmp_path
 ):
-    assert cluster_run["record"].dagster_run.status == dg.DagsterRunStatus.SUCCESS
-    ran_on = step_workers(cluster_run["events"])
+    assert cluster_run.record.dagster_run.status == dg.DagsterRunStatus.SUCCESS
+    ran_on = step_workers(cluster_run.events)
     with instance_of(cluster.environment) as instance:
         steps = {
             s.key
             for s in instance.get_execution_plan_snapshot(
-                cluster_run["record"].dagster_run.execution_plan_snapshot_id
+                cluster_run.record.dagster_run.execution_plan_snapshot_id
             ).steps
         }
     assert set(ran_on) == steps
@@ -282,9 +278,9 @@ def test_a_worker_lost_mid_step_fails_the_run_keeps_the_lake_whole_and_a_rerun_c
     cluster, cluster_run
 ):
     before = lake_files(cluster.lake)
-    first_run = cluster_run["record"].dagster_run.run_id
+    first_run = cluster_run.record.dagster_run.run_id
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "aesynth_pipeline.launch", "everything"],
+        LAUNCH,
         env=cluster.environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
