@@ -3,7 +3,6 @@ under an asset's name: the previous version stays readable and complete."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import socket
@@ -73,23 +72,36 @@ def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
     assert in_progress.read_bytes() == b"half written"
 
 
+# Imports the lake's code, then forks a writer that dies part-way through a write, as step
+# processes forked from a server do (the multiprocess executor's fork server, a Celery
+# worker). In a process of its own: this one has JAX's threads, which forking could deadlock.
+FORKED_WRITER = """
+import os, sys
+from upath import UPath
+from aesynth_pipeline.lake import write_atomically
+
+def die_mid_write(temporary):
+    temporary.write_bytes(b"half written")
+    os._exit(0)
+
+child = os.fork()
+if child == 0:
+    write_atomically(UPath(sys.argv[1]) / "asset.parquet", die_mid_write)
+os.waitpid(child, 0)
+print(child)
+"""
+
+
 def test_a_forked_writer_names_its_leftovers_after_itself(tmp_path):
-    # Step processes are forked from a server that has imported the lake's code (the
-    # multiprocess executor's fork server, a Celery worker): a leftover named after that
-    # live server would never be cleared.
-    target = UPath(tmp_path) / "asset.parquet"
-
-    def die_mid_write(temporary: UPath) -> None:
-        temporary.write_bytes(b"half written")
-        os._exit(0)
-
-    writer = multiprocessing.get_context("fork").Process(
-        target=write_atomically, args=(target, die_mid_write)
+    # A leftover named after the live server it was forked from would never be cleared.
+    forked = subprocess.run(
+        [sys.executable, "-c", FORKED_WRITER, str(tmp_path)],
+        check=True,
+        capture_output=True,
+        text=True,
     )
-    writer.start()
-    writer.join()
     [leftover] = tmp_path.glob(".asset.parquet.*.tmp")
-    assert f"-{writer.pid}." in leftover.name
+    assert f"-{forked.stdout.strip()}." in leftover.name
 
-    write_atomically(target, lambda path: path.write_bytes(b"whole"))
+    write_atomically(UPath(tmp_path) / "asset.parquet", lambda path: path.write_bytes(b"whole"))
     assert [path.name for path in tmp_path.iterdir()] == ["asset.parquet"]
