@@ -21,9 +21,10 @@ from typing import Any
 import dagster as dg
 
 # What the executor and the workers agree on besides the broker. Tasks are acknowledged
-# when a worker takes them (Celery's default), so a worker lost mid-step fails that step
-# and the run, instead of the broker handing the half-done step to another worker behind
-# Dagster's back; one step per worker process at a time.
+# when a worker takes them (Celery's default): a worker process lost mid-step fails that
+# step and the run, where late acknowledgement would have the broker hand the half-done
+# step to another worker behind Dagster's back, even a step that kills every worker it
+# lands on. One step per worker process at a time.
 CELERY_CONFIG_SOURCE: dict[str, Any] = {
     "worker_prefetch_multiplier": 1,
     "broker_connection_retry_on_startup": True,

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,15 +199,23 @@ def storages(instance: dg.DagsterInstance) -> list[object]:
     return [instance.run_storage, instance.event_log_storage, instance.schedule_storage]
 
 
+# The entry dagster-celery's worker adds to the engine event it logs as it takes a step.
+CELERY_WORKER = "Celery worker"
+
+
+def worker_metadata(event: dg.EventLogEntry) -> Mapping[str, dg.MetadataValue]:
+    return event.dagster_event.engine_event_data.metadata
+
+
 def step_workers(events: list[dg.EventLogEntry]) -> dict[str, tuple[str, int]]:
     """Each step's Celery worker and process ID, from the engine event its worker logs as it
     takes the step and the step's own start event."""
     hosts = {
-        e.step_key: e.dagster_event.engine_event_data.metadata["Celery worker"].value
+        e.step_key: worker_metadata(e)[CELERY_WORKER].value
         for e in events
         if e.is_dagster_event
         and e.dagster_event_type == dg.DagsterEventType.ENGINE_EVENT
-        and "Celery worker" in e.dagster_event.engine_event_data.metadata
+        and CELERY_WORKER in worker_metadata(e)
     }
     pids = {
         e.step_key: e.dagster_event.pid
@@ -320,6 +328,23 @@ def kill_the_process_running(
 ) -> tuple[str, int]:
     """Wait for the new run to start `step` on a worker, then SIGKILL the process running it,
     as the kernel's out-of-memory killer would: no chance to clean up or to report."""
+    run_id, start = next_event(
+        cluster, previous_run, launcher, step, dg.DagsterEventType.STEP_START
+    )
+    os.kill(start.dagster_event.pid, signal.SIGKILL)
+    return run_id, start.dagster_event.pid
+
+
+def next_event(
+    cluster: Cluster,
+    previous_run: str,
+    launcher: subprocess.Popen,
+    step: str,
+    event_type: dg.DagsterEventType,
+    metadata: str | None = None,
+) -> tuple[str, dg.EventLogEntry]:
+    """The first event of this type for this step (with this metadata entry, if named) in the
+    run started after `previous_run`."""
     deadline = time.monotonic() + RUN_SECONDS
     with instance_of(cluster.environment) as instance:
         while time.monotonic() < deadline:
@@ -327,13 +352,54 @@ def kill_the_process_running(
             [record] = instance.get_run_records(limit=1)
             run_id = record.dagster_run.run_id
             if run_id != previous_run:
-                starts = [
-                    e.dagster_event.pid
-                    for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
-                    if e.step_key == step
-                ]
-                if starts:
-                    os.kill(starts[0], signal.SIGKILL)
-                    return run_id, starts[0]
+                for event in instance.all_logs(run_id, of_type=event_type):
+                    if event.step_key == step and (
+                        metadata is None or metadata in worker_metadata(event)
+                    ):
+                        return run_id, event
             time.sleep(0.1)
-    pytest.fail(f"the run never started {step}:\n{cluster.logs_text()}")
+    pytest.fail(f"the run never logged {event_type} for {step}:\n{cluster.logs_text()}")
+
+
+def test_a_worker_machine_lost_mid_step_leaves_an_interruptible_run_and_the_lake_whole(
+    cluster, cluster_run
+):
+    # Last in this module: one worker is gone for good.
+    before = lake_files(cluster.lake)
+    with instance_of(cluster.environment) as instance:
+        [previous] = instance.get_run_records(limit=1)
+    launcher = subprocess.Popen(
+        LAUNCH, env=cluster.environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        run_id, taken = next_event(
+            cluster,
+            previous.dagster_run.run_id,
+            launcher,
+            KILLED_STEP,
+            dg.DagsterEventType.ENGINE_EVENT,
+            metadata=CELERY_WORKER,
+        )
+        lost = worker_metadata(taken)[CELERY_WORKER].value.split("@")[0]
+        # The worker and its pool at once, as when its machine goes: nothing is left to say
+        # that the step's task ended, so the run waits for it until it is interrupted.
+        os.killpg(cluster.workers[lost].pid, signal.SIGKILL)
+        launcher.send_signal(signal.SIGINT)
+        output, _ = launcher.communicate(timeout=RUN_SECONDS)
+    finally:
+        launcher.kill()
+        launcher.wait()
+
+    assert launcher.returncode == ExitStatus.FAILED, output
+    with instance_of(cluster.environment) as instance:
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+        succeeded = {
+            e.step_key for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
+        }
+    assert KILLED_STEP not in succeeded
+    after = lake_files(cluster.lake)
+    assert {path: after.get(path) for path in before} == before
+
+    rerun = launch(cluster.environment)
+    assert rerun.returncode == ExitStatus.SUCCEEDED, rerun.stdout + cluster.logs_text()
+    assert lake_files(cluster.lake) == before
