@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # The dg command line finds the project's environment through this.
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: install run refresh test test-e2e bench bench-aim ui lint clean
+.PHONY: install run refresh test test-e2e test-cluster bench bench-aim ui lint clean
 
 install: $(STAMP)
 
@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "aesynth needs Python 3.11 or newer; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c .ci/constraints.txt -e '.[dev]'
+	@touch $@
+
+# What the cluster deployment adds: dagster-postgres, dagster-celery and the Redis client.
+CLUSTER_STAMP := $(VENV)/.installed-cluster
+$(CLUSTER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c .ci/constraints.txt -e '.[dev,cluster]'
 	@touch $@
 
 INSTANCE := $(DAGSTER_HOME)/dagster.yaml
@@ -33,12 +39,19 @@ refresh: install $(INSTANCE)
 	$(BIN)/python -m aesynth_pipeline.launch stale
 
 test: lint
-	$(BIN)/python -m pytest -m "not e2e"
+	$(BIN)/python -m pytest -m "not e2e and not cluster"
 
 # The web UI in headless Chromium (Debian's package at /usr/bin/chromium); screenshots of
 # each step land in test-artifacts/e2e/.
 test-e2e: install
 	$(BIN)/python -m pytest -m e2e
+
+# Beyond one machine, for real (a few minutes): the Dagster instance in a PostgreSQL server,
+# and the whole job on two Celery workers with a Redis broker, one of them killed mid-run.
+# The tests start and stop every server themselves, on free loopback ports; they need
+# Debian's postgresql and redis-server packages (.ci/run installs them).
+test-cluster: $(CLUSTER_STAMP)
+	$(BIN)/python -m pytest -m cluster
 
 # The whole pipeline as `make run` runs it, at 10k, 100k and 1M rows, against its speed
 # targets and beside DataSynthesizer (benchmarks/pipeline_benchmark.py); long: DataSynthesizer

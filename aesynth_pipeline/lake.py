@@ -43,7 +43,7 @@ def write_atomically(path: UPath, write: Callable[[UPath], None], private: bool 
         return
     if private:
         os.chmod(path.parent.path, PRIVATE_FOLDER_MODE)
-    temporary = path.with_name(f".{path.name}.{_WRITER}.{uuid.uuid4().hex}.tmp")
+    temporary = path.with_name(f".{path.name}.{_writer()}.{uuid.uuid4().hex}.tmp")
     try:
         try:
             write(temporary)
@@ -58,9 +58,12 @@ def write_atomically(path: UPath, write: Callable[[UPath], None], private: bool 
     _remove_leftovers(path)
 
 
-# Temporary files carry their writer's host and process ID, so a later write can tell the
-# leftovers of a killed writer from the work in progress of a live one.
-_WRITER = f"{socket.gethostname()}-{os.getpid()}"
+def _writer() -> str:
+    """Temporary files carry their writer's host and process ID, so a later write can tell
+    the leftovers of a killed writer from the work in progress of a live one. Asked at each
+    write: step processes forked from a server that imported this module (the multiprocess
+    executor's, a Celery worker's) each have their own ID."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def _remove_leftovers(path: UPath) -> None:

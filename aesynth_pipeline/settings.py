@@ -45,7 +45,7 @@ RETIRED_VARIABLES = {
     "AESYNTH_GATE_MAX_TVD_2WAY": "the fidelity rules now compare each distribution with its "
     "floor; set AESYNTH_GATE_TOLERANCE_1WAY and AESYNTH_GATE_TOLERANCE_2WAY instead",
 }
-Deployment = Literal["local", "kubernetes"]
+Deployment = Literal["local", "cluster", "kubernetes"]
 Executor = Literal["auto", "in_process", "multiprocess"]
 
 
@@ -175,8 +175,17 @@ class Settings(BaseSettings):
     )
     deployment: Deployment = Field(
         "local",
-        description="Where steps run: local (one process per step on this machine) or "
-        "kubernetes (one pod per step, with deploy/dagster.yaml).",
+        description="Where steps run: local (on this machine), cluster (on Celery workers, "
+        "with deploy/cluster-instance.yaml) or kubernetes (one pod per step, with "
+        "deploy/kubernetes-instance.yaml).",
+    )
+    celery_broker: str | None = Field(
+        None,
+        min_length=1,
+        # May hold the broker's password: never printed.
+        repr=False,
+        description="The cluster deployment's Celery broker and result store, as a URL "
+        "(redis://:password@host:6379/0); the workers read the same variable.",
     )
     executor: Executor = Field(
         "auto",
@@ -245,6 +254,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"aim mode cannot run without noise ({variable('epsilon')}=0): give a positive "
                 f"ε, or leave aim out of {variable('modes')}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_broker(self) -> Settings:
+        if self.deployment == "cluster" and self.celery_broker is None:
+            raise ValueError(
+                f"{variable('deployment')}=cluster needs {variable('celery_broker')}: the URL "
+                "of the broker its workers listen to"
             )
         return self
 

@@ -16,6 +16,7 @@ import pandas as pd
 from upath import UPath
 
 from aesynth_pipeline.io_managers import ParquetIOManager
+from aesynth_pipeline.lake import write_atomically
 
 # Rewrites a large asset through the real IO manager until it is killed.
 WRITER = """
@@ -69,3 +70,38 @@ def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
     context = dg.build_output_context(asset_key=dg.AssetKey("big"))
     manager.dump_to_path(context, pd.DataFrame({"value": [1]}), lake / "big.parquet")
     assert in_progress.read_bytes() == b"half written"
+
+
+# Imports the lake's code, then forks a writer that dies part-way through a write, as step
+# processes forked from a server do (the multiprocess executor's fork server, a Celery
+# worker). In a process of its own: this one has JAX's threads, which forking could deadlock.
+FORKED_WRITER = """
+import os, sys
+from upath import UPath
+from aesynth_pipeline.lake import write_atomically
+
+def die_mid_write(temporary):
+    temporary.write_bytes(b"half written")
+    os._exit(0)
+
+child = os.fork()
+if child == 0:
+    write_atomically(UPath(sys.argv[1]) / "asset.parquet", die_mid_write)
+os.waitpid(child, 0)
+print(child)
+"""
+
+
+def test_a_forked_writer_names_its_leftovers_after_itself(tmp_path):
+    # A leftover named after the live server it was forked from would never be cleared.
+    forked = subprocess.run(
+        [sys.executable, "-c", FORKED_WRITER, str(tmp_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    [leftover] = tmp_path.glob(".asset.parquet.*.tmp")
+    assert f"-{forked.stdout.strip()}." in leftover.name
+
+    write_atomically(UPath(tmp_path) / "asset.parquet", lambda path: path.write_bytes(b"whole"))
+    assert [path.name for path in tmp_path.iterdir()] == ["asset.parquet"]

@@ -1,23 +1,30 @@
-"""Beyond one process: the whole job through the multiprocess executor, and the same IO
-managers on an fsspec URL instead of a local folder."""
+"""Beyond one process: the whole job through the multiprocess executor, the same IO
+managers on an fsspec URL instead of a local folder, and what each deployment is made of.
+(The cluster deployment runs for real in test_cluster.py.)"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import get_args
 
 import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 from upath import UPath
 
 from aesynth_pipeline import columns as c
 from aesynth_pipeline.definitions import (
+    EXECUTORS,
     IN_PROCESS_MAX_ROWS,
     LOCAL_EXECUTOR,
     build_assets,
     build_definitions,
     build_resources,
     everything_job_from_env,
+    resources_by_deployment,
 )
-from aesynth_pipeline.settings import Settings
+from aesynth_pipeline.settings import Deployment, Settings
 
 from .conftest import SMALL_RUN
 
@@ -85,3 +92,32 @@ def test_the_lake_works_on_an_fsspec_url(url):
     assert (lake / "reports" / "evaluation_report.html").exists()
     assert (lake / "raw" / "pseudonym_key").exists()
     assert not [p for p in lake.rglob("*") if p.name.endswith(".tmp")]
+
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+def test_each_deployment_has_its_executor_resources_and_instance_file():
+    deployments = set(get_args(Deployment))
+    assert deployments == {"local", "cluster", "kubernetes"}
+    assert set(EXECUTORS) == set(resources_by_deployment(Settings())) == deployments
+    assert {path.name for path in DEPLOY.glob("*-instance.yaml")} == {
+        f"{deployment}-instance.yaml" for deployment in deployments
+    }
+
+
+@pytest.mark.parametrize("deployment", ["cluster", "kubernetes"])
+def test_the_shared_instances_read_every_database_setting_from_the_environment(deployment):
+    instance = yaml.safe_load((DEPLOY / f"{deployment}-instance.yaml").read_text())
+    database = instance["storage"]["postgres"]["postgres_db"]
+    from_environment = {name: value for name, value in database.items() if name != "scheme"}
+    assert from_environment == {
+        name: {"env": f"DAGSTER_PG_{variable}"}
+        for name, variable in [
+            ("hostname", "HOST"),
+            ("port", "PORT"),
+            ("db_name", "DB"),
+            ("username", "USERNAME"),
+            ("password", "PASSWORD"),
+        ]
+    }

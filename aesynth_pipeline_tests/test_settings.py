@@ -88,6 +88,7 @@ def test_storage_urls_are_kept_as_urls():
         ("AESYNTH_SYNTHETIC_ROWS", "0", "AESYNTH_SYNTHETIC_ROWS must be at least 1"),
         ("AESYNTH_NIGHTLY_STALE_ONLY", "maybe", "AESYNTH_NIGHTLY_STALE_ONLY must be true or"),
         ("AESYNTH_DEPLOYMENT", "mainframe", "AESYNTH_DEPLOYMENT must be one of"),
+        ("AESYNTH_DEPLOYMENT", "cluster", "AESYNTH_DEPLOYMENT=cluster needs AESYNTH_CELERY_BROKER"),
         ("AESYNTH_MAX_QUARANTINE_SHARE", "2", "AESYNTH_MAX_QUARANTINE_SHARE must be between"),
         ("AESYNTH_ASSOCIATION_THRESHOLD", "1", "AESYNTH_ASSOCIATION_THRESHOLD must be at least 0"),
         (
@@ -185,6 +186,14 @@ def test_the_pseudonym_key_stays_out_of_errors():
     assert "secret" not in str(raised.value)
     with pytest.raises(SettingsError, match="AESYNTH_PSEUDONYM_KEY must not be empty$"):
         Settings(pseudonym_key="")
+
+
+def test_the_brokers_password_stays_out_of_errors_and_printouts():
+    broker = {"AESYNTH_DEPLOYMENT": "cluster", "AESYNTH_CELERY_BROKER": "redis://:secret@h/0"}
+    assert "secret" not in repr(Settings.from_env(broker))
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**broker, "AESYNTH_ROWS": "0"})
+    assert "secret" not in str(raised.value)
 
 
 def test_settings_built_in_code_ignore_the_environment(monkeypatch):
