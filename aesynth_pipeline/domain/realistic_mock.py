@@ -8,9 +8,9 @@ data shows, each with a declared size (the README lists them):
 - age band, then an age within it; weekends bring more young adults;
 - arrival hour by age band (children after school, older people in the morning, young adults
   late at night, more so at weekends);
-- hospital by its seeded weight, tilted by age band (some see more children), then the patient's postcode from its catchment: most from
-  the hospital's own borough, tilted towards its deprived or affluent parts (so the IMD
-  decile depends on the hospital);
+- hospital by its seeded weight, tilted by age band (some see more children), then the
+  patient's postcode from its catchment: most from the hospital's own borough, tilted
+  towards its deprived or affluent parts (so the IMD decile depends on the hospital);
 - treatment by age band;
 - time in A&E, log-normal, longer for some treatments, at night, for older patients and at
   weekends.
@@ -38,6 +38,7 @@ from aesynth_pipeline.columns import (
     TIME_IN_AE,
     TREATMENT,
 )
+from aesynth_pipeline.domain.contract import DEFAULT_LONGEST_STAY
 from aesynth_pipeline.domain.deidentify import AGE_BRACKET_LOWER_EDGES
 from aesynth_pipeline.domain.generate import (
     ARRIVAL_DAYS,
@@ -46,9 +47,9 @@ from aesynth_pipeline.domain.generate import (
     HOSPITALS,
     TREATMENTS,
     attendance_ids,
-    sample_nhs_numbers,
     attendance_model,
     format_nhs_numbers,
+    sample_nhs_numbers,
 )
 from aesynth_pipeline.domain.geography import ENGLISH_LSOA_COUNT
 
@@ -108,7 +109,8 @@ DAY_WEIGHTS = {0: 1.15, 1: 1.05, 2: 1.0, 3: 1.0, 4: 1.0, 5: 0.9, 6: 0.9}
 TREATMENT_SPREAD = 1.2
 # log(time in A&E) = log(MEDIAN_STAY) + treatment effect (normal, sd TREATMENT_STAY_SD, seeded)
 # + the hospital's (normal, sd HOSPITAL_STAY_SD, seeded: some are busier) + the arrival
-# range's, the age band's and the day's effects (long on Mondays and at weekends) + normal noise (sd STAY_SD).
+# range's, the age band's and the day's effects (long on Mondays and at weekends) + normal
+# noise (sd STAY_SD), rounded to whole minutes within 1 to LONGEST_STAY.
 MEDIAN_STAY = 150.0
 TREATMENT_STAY_SD = 0.45
 HOUR_RANGE_STAY = np.array([0.5, 0.35, -0.25, -0.15, 0.05, 0.25])
@@ -116,7 +118,7 @@ AGE_BAND_STAY = np.array([-0.45, -0.15, -0.05, 0.1, 0.35, 0.5])
 DAY_STAY = {0: 0.25, 1: 0.1, 2: 0.0, 3: 0.0, 4: 0.05, 5: 0.35, 6: 0.4}
 HOSPITAL_STAY_SD = 0.3
 STAY_SD = 0.45
-LONGEST_STAY = 1440
+LONGEST_STAY = DEFAULT_LONGEST_STAY
 
 _SECONDS_PER_HOUR = 3600
 
@@ -242,5 +244,6 @@ def _catchment_postcodes(
         if len(home) == 0 or len(patients) == 0:
             continue
         weights = np.exp(DEPRIVATION_TILT * deprivation[h] * centred[home])
-        chosen[patients] = home[rng.choice(len(home), size=len(patients), p=weights / weights.sum())]
+        drawn = rng.choice(len(home), size=len(patients), p=weights / weights.sum())
+        chosen[patients] = home[drawn]
     return codes[chosen]
