@@ -126,7 +126,8 @@ ROWS_RECONCILE = dg.AssetCheckSpec(
     asset=DEIDENTIFIED,
     blocking=True,
     description="No attendance is lost: raw rows = de-identified rows + rows removed for a "
-    "rare gender + quarantined rows.",
+    "rare gender + rows quarantined by the postcode join + rows set aside for breaking the "
+    "data contract.",
 )
 
 
@@ -135,20 +136,23 @@ def rows_reconcile(
     attendances: pd.DataFrame,
     joined: pd.DataFrame,
     quarantined: pd.DataFrame,
+    rejected: pd.DataFrame,
 ) -> dg.AssetCheckResult:
     # Counted again from the join, not taken from the de-identification's own count.
     removed_by_gender = int((~joined[c.GENDER].isin(KEPT_GENDERS)).sum())
-    accounted = len(deidentified) + removed_by_gender + len(quarantined)
+    accounted = len(deidentified) + removed_by_gender + len(quarantined) + len(rejected)
+    raw = len(attendances) + len(rejected)
     return dg.AssetCheckResult(
         asset_key=DEIDENTIFIED,
         check_name=ROWS_RECONCILE.name,
-        passed=accounted == len(attendances),
+        passed=accounted == raw,
         metadata={
-            "raw rows": len(attendances),
+            "raw rows": raw,
             "de-identified rows": len(deidentified),
             "removed by gender": removed_by_gender,
             "quarantined": len(quarantined),
-            "unaccounted": len(attendances) - accounted,
+            "set aside by the data contract": len(rejected),
+            "unaccounted": raw - accounted,
         },
     )
 

@@ -359,6 +359,8 @@ def declared(
     """`model`'s schema with the rules of `domain` (a domain file's hospitals, dates, longest
     stay and lists) for the columns it declares; the mock's domain gives the model's own."""
     schema = model.to_schema()
+    if not issubclass(model, (_Attendance, HospitalAeDeidentified)):
+        return schema
     checks = _declared_checks(domain)
     if issubclass(model, _Attendance):
         # Raw genders; the de-identified dataset keeps Male and Female only, whatever they are.

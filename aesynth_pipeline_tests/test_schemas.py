@@ -55,7 +55,7 @@ from aesynth_pipeline.schemas import (
     SyntheticDataset,
 )
 
-NHS_PATTERN = r"^999 [0-9]{3} [0-9]{4}$"
+NHS_PATTERN = r"^[0-9]{3} [0-9]{3} [0-9]{4}$"
 CHECK_DIGIT = "NHS number check digit (modulus 11) is not valid"
 ONE_RANK = "an LSOA code has more than one IMD rank"
 STR = "dtype('str')"
@@ -191,10 +191,12 @@ ATTENDANCE_RULES = [
     (c.AGE, [-1, -2], {(c.AGE, "greater_than_or_equal_to(0)", 2)}),
     (c.AGE, [1.5, None], {(c.AGE, "dtype('int64')", 1), (c.AGE, "not_nullable", 1)}),
     (c.TIME_IN_AE, [0, -3], {(c.TIME_IN_AE, "greater_than_or_equal_to(1)", 2)}),
+    (c.TIME_IN_AE, [1441, 5000], {(c.TIME_IN_AE, "less_than_or_equal_to(1440)", 2)}),
     # A check that cannot compare the text with its bound fails once, naming the error.
     (c.TIME_IN_AE, ["60", None],
      {(c.TIME_IN_AE, "dtype('int64')", 1), (c.TIME_IN_AE, "not_nullable", 1),
-      (c.TIME_IN_AE, "greater_than_or_equal_to(1)", 1)}),
+      (c.TIME_IN_AE, "greater_than_or_equal_to(1)", 1),
+      (c.TIME_IN_AE, "less_than_or_equal_to(1440)", 1)}),
     (c.HOSPITAL, ["Nowhere", "Nowhere "], {(c.HOSPITAL, one_of(HOSPITALS), 2)}),
     (c.ARRIVAL_TIME, [pd.Timestamp("2019-03-31 23:59"), pd.Timestamp("2019-03-01")],
      {(c.ARRIVAL_TIME, f"greater_than_or_equal_to({ARRIVAL_DAYS[0]})", 2)}),
@@ -209,6 +211,7 @@ ATTENDANCE_RULES = [
 ]  # fmt: skip
 DEIDENTIFIED_RULES = [
     (c.TIME_IN_AE, [0, 0], {(c.TIME_IN_AE, "greater_than_or_equal_to(1)", 2)}),
+    (c.TIME_IN_AE, [1441, 2000], {(c.TIME_IN_AE, "less_than_or_equal_to(1440)", 2)}),
     (c.TIME_IN_AE, [1.5, None],
      {(c.TIME_IN_AE, "dtype('int64')", 1), (c.TIME_IN_AE, "not_nullable", 1)}),
     (c.TREATMENT, ["Magic", None],

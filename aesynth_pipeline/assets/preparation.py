@@ -11,6 +11,7 @@ from aesynth_pipeline.assets.keys import (
     HOSPITAL_AE_DATA,
     HOSPITAL_AE_DATA_LSOA,
     HOSPITAL_AE_QUARANTINE,
+    HOSPITAL_AE_REJECTED,
     LONDON_POSTCODES,
 )
 from aesynth_pipeline.assets.source import ZONE
@@ -94,6 +95,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "directory": dg.AssetIn(LONDON_POSTCODES),
             # Only counted, by the check that no attendance is lost.
             "attendances": dg.AssetIn(HOSPITAL_AE_DATA),
+            "rejected": dg.AssetIn(HOSPITAL_AE_REJECTED),
         },
         group_name="preparation",
         kinds={"pandas", "parquet"},
@@ -106,6 +108,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         quarantined: pd.DataFrame,
         directory: pd.DataFrame,
         attendances: pd.DataFrame,
+        rejected: pd.DataFrame,
     ):
         """The de-identified attendances: no direct identifier, every quasi-identifier coarsened.
 
@@ -131,7 +134,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             },
         )
         yield schema_result(DEIDENTIFIED, result.data, domain)
-        yield rows_reconcile(result.data, attendances, joined, quarantined)
+        yield rows_reconcile(result.data, attendances, joined, quarantined, rejected)
 
     return [lsoa_join, hospital_ae_deidentified]
 
