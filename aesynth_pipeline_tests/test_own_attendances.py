@@ -340,3 +340,28 @@ def test_make_run_refuses_a_bad_file_before_anything_is_written(tmp_path, good):
         f"'{c.HEALTH_SERVICE_ID}': 10 row(s) ({contract_rules.NHS_CHECK_DIGIT.reason})\n"
     )
     assert not lake.exists()
+
+
+def test_make_run_runs_the_whole_pipeline_on_your_own_parquet_file(tmp_path):
+    rows = example_attendances(generate_postcode_directory(42, 50_000), 3_000)
+    path = tmp_path / "attendances.parquet"
+    rows.to_parquet(path, index=False)
+    lake = tmp_path / "lake"
+    returncode, stdout, stderr = finished(
+        launch_command(
+            "everything",
+            instance_home(tmp_path / "home"),
+            AESYNTH_DATA_LAKE=str(lake),
+            AESYNTH_ATTENDANCES=str(path),
+            AESYNTH_DOMAIN=str(EXAMPLE_DOMAIN_FILE),
+            AESYNTH_MODES="random,independent",
+            AESYNTH_PSEUDONYM_KEY="k",
+            AESYNTH_GATE_TOLERANCE_1WAY="1",
+            AESYNTH_GATE_TOLERANCE_2WAY="1",
+            AESYNTH_GATE_STANDARD_ERRORS="1000",
+        )
+    )
+    assert returncode == 0, stderr
+    assert "Run succeeded" in stdout
+    pd.testing.assert_frame_equal(pd.read_parquet(lake / "raw" / "hospital_ae_data.parquet"), rows)
+    assert (lake / "reports" / "evaluation_report.html").is_file()

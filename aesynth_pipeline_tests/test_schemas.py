@@ -15,6 +15,7 @@ import pytest
 from aesynth_pipeline import columns as c
 from aesynth_pipeline import schemas
 from aesynth_pipeline.checks import schema_failures
+from aesynth_pipeline.domain.contract import AttendanceDomain
 from aesynth_pipeline.domain.deidentify import (
     AGE_BRACKETS,
     ARRIVAL_HOUR_RANGES,
@@ -26,6 +27,7 @@ from aesynth_pipeline.domain.deidentify import (
     join_postcode_directory,
 )
 from aesynth_pipeline.domain.disclosure import QUASI_IDENTIFIER_SETS
+from aesynth_pipeline.domain.extract import REJECTION_REASONS
 from aesynth_pipeline.domain.generate import (
     ARRIVAL_DAYS,
     GENDERS,
@@ -51,8 +53,10 @@ from aesynth_pipeline.schemas import (
     HospitalAeDataLsoa,
     HospitalAeDeidentified,
     HospitalAeQuarantine,
+    HospitalAeRejected,
     LondonPostcodes,
     SyntheticDataset,
+    declared,
 )
 
 NHS_PATTERN = r"^[0-9]{3} [0-9]{3} [0-9]{4}$"
@@ -82,6 +86,9 @@ def valid() -> dict[type[pa.DataFrameModel], pd.DataFrame]:
         **{c.QUARANTINE_REASON: QUARANTINE_REASONS[0]}
     )
     deidentified = deidentify(joined, b"k").data
+    rejected = (
+        attendances.astype(str).astype(object).assign(**{c.QUARANTINE_REASON: REJECTION_REASONS[0]})
+    )
     metrics = pd.DataFrame(
         [[m.family, m.name] for m in METRICS.values()], columns=["family", "metric"]
     ).assign(mode="random", columns="Age bracket", value=0.5, floor=np.nan, floor_spread=0.0,
@@ -95,6 +102,7 @@ def valid() -> dict[type[pa.DataFrameModel], pd.DataFrame]:
         HospitalAeData: attendances,
         HospitalAeDataLsoa: joined,
         HospitalAeQuarantine: quarantined,
+        HospitalAeRejected: rejected,
         HospitalAeDeidentified: deidentified,
         SyntheticDataset: deidentified,
         EvaluationMetrics: metrics,
@@ -159,6 +167,10 @@ TEXT_COLUMNS = {
         **ATTENDANCE_TEXT,
         c.POSTCODE: [],
         c.QUARANTINE_REASON: [one_of(QUARANTINE_REASONS)],
+    },
+    HospitalAeRejected: {
+        **dict.fromkeys(c.ATTENDANCE_COLUMNS, []),
+        c.QUARANTINE_REASON: [one_of(REJECTION_REASONS)],
     },
     HospitalAeDeidentified: DEIDENTIFIED_TEXT,
     SyntheticDataset: DEIDENTIFIED_TEXT,
@@ -309,8 +321,8 @@ def test_each_broken_rule_is_reported_by_column_rule_and_count(
     pd.testing.assert_frame_equal(frame, before)
 
 
-ORDERED = [LondonPostcodes, HospitalAeDeidentified, SyntheticDataset, EvaluationMetrics,
-           DisclosureRisk]  # fmt: skip
+ORDERED = [LondonPostcodes, HospitalAeRejected, HospitalAeDeidentified, SyntheticDataset,
+           EvaluationMetrics, DisclosureRisk]  # fmt: skip
 
 
 @pytest.mark.parametrize("model", list(TEXT_COLUMNS), ids=lambda m: m.__name__)
@@ -422,3 +434,23 @@ def test_the_check_digit_rule_judges_every_value_as_the_domain_function_does():
         pd.testing.assert_series_equal(
             HospitalAeData.valid_check_digit(other), nhs_number_is_valid(other)
         )
+
+
+def test_a_declared_domain_s_values_replace_the_mock_s_in_every_schema(valid):
+    domain = AttendanceDomain(
+        first_day=pd.Timestamp("2024-03-04").date(),
+        last_day=pd.Timestamp("2024-03-05").date(),
+        hospitals=("Barnet Hospital",),
+        longest_stay=60,
+        treatments=("Dressing", "Sutures"),
+    )
+    attendances = valid[HospitalAeData]
+    failures = schema_failures(declared(HospitalAeData, domain), attendances, True)
+    broken_rules = set(failures["column"])
+    assert broken_rules == {c.HOSPITAL, c.ARRIVAL_TIME, c.TREATMENT, c.TIME_IN_AE}
+    deidentified = valid[HospitalAeDeidentified]
+    failures = schema_failures(declared(HospitalAeDeidentified, domain), deidentified, True)
+    assert set(failures["column"]) == {c.ARRIVAL_DATE, c.TREATMENT, c.TIME_IN_AE}
+    # The mock's own domain gives each model its own rules.
+    for model, frame in valid.items():
+        assert schema_failures(declared(model), frame, True) is None, model.__name__
