@@ -370,7 +370,11 @@ def _file_identity(location: str) -> list[object]:
         stat = path.stat()
     except OSError:
         return [location, None, None]
-    return [location, stat.st_size, getattr(stat, "st_mtime_ns", None) or str(stat.st_mtime)]
+    modified = getattr(stat, "st_mtime_ns", None)
+    if modified is None:
+        # Object stores report a modification time, if at all, in their own way.
+        modified = str(getattr(stat, "st_mtime", None))
+    return [location, stat.st_size, modified]
 
 
 class _GivenEnvironment(EnvSettingsSource):

@@ -26,10 +26,12 @@ from aesynth_pipeline.domain.extract import (
 )
 from aesynth_pipeline.domain.geography import generate_postcode_directory
 from aesynth_pipeline.domain.public_domain import public_domain
+from aesynth_pipeline.lake import RAW_ZONE
 from aesynth_pipeline.settings import Settings, SettingsError
 
 from .conftest import FOUNDATION, SMALL_RUN, materialise_pipeline
 from .example_extract import DOMAIN, EXAMPLE_DOMAIN_FILE, example_attendances, write_example
+from .test_data_safety import file_bytes
 from .test_launch import finished, instance_home, launch_command
 
 ROWS = 200
@@ -365,3 +367,37 @@ def test_make_run_runs_the_whole_pipeline_on_your_own_parquet_file(tmp_path):
     assert "Run succeeded" in stdout
     pd.testing.assert_frame_equal(pd.read_parquet(lake / "raw" / "hospital_ae_data.parquet"), rows)
     assert (lake / "reports" / "evaluation_report.html").is_file()
+
+
+def test_no_identifier_of_your_own_file_leaves_the_raw_zone(own_run):
+    run, rows = own_run
+    identifiers = {
+        *rows[c.HEALTH_SERVICE_ID],
+        *rows[c.POSTCODE],
+        *rows[c.HOSPITAL],
+        *rows[c.ATTENDANCE_ID],
+        *rows[c.ARRIVAL_TIME].astype(str),
+        "Barnet Hospital",
+    }
+    texts = []
+    for event in run.result.all_events:
+        texts.append(event.message or "")
+        if event.is_step_materialization:
+            texts.extend(str(v.value) for v in event.materialization.metadata.values())
+    for evaluation in run.result.get_asset_check_evaluations():
+        texts.extend(str(v.value) for v in evaluation.metadata.values())
+    outside = [
+        path
+        for path in run.lake.rglob("*")
+        if path.is_file()
+        and RAW_ZONE not in path.relative_to(run.lake).parts
+        and path.name != "london_postcodes.parquet"  # public, not patient data
+    ]
+    assert len(outside) > 20
+    # The scan sees the identifiers where they belong.
+    raw_text = file_bytes(run.lake / RAW_ZONE / "hospital_ae_data.parquet").decode("utf-8")
+    assert all(value in raw_text for value in rows[c.HEALTH_SERVICE_ID].head(10))
+    texts.extend(file_bytes(path).decode("utf-8", errors="replace") for path in outside)
+    text = "\n".join(texts)
+    leaked = [value for value in identifiers if value in text]
+    assert not leaked, leaked[:5]
