@@ -401,3 +401,21 @@ def test_no_identifier_of_your_own_file_leaves_the_raw_zone(own_run):
     text = "\n".join(texts)
     leaked = [value for value in identifiers if value in text]
     assert not leaked, leaked[:5]
+
+
+def test_make_run_refuses_a_file_missing_a_column_naming_the_file_and_column(tmp_path, good):
+    path = written(tmp_path, good.drop(columns=c.GENDER))
+    returncode, stdout, stderr = finished(
+        launch_command(
+            "everything",
+            instance_home(tmp_path / "home"),
+            AESYNTH_DATA_LAKE=str(tmp_path / "lake"),
+            AESYNTH_ATTENDANCES=str(path),
+        )
+    )
+    assert returncode == 2 and stdout == ""
+    assert stderr.startswith(
+        f"aesynth: AESYNTH_ATTENDANCES: {path}: missing column(s) ['{c.GENDER}']"
+    )
+    assert stderr.count("\n") == 1
+    assert not (tmp_path / "lake").exists()
