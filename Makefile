@@ -56,8 +56,9 @@ test-cluster: $(CLUSTER_STAMP)
 # The whole pipeline as `make run` runs it, at 10k, 100k and 1M rows, against its speed
 # targets and beside DataSynthesizer (benchmarks/pipeline_benchmark.py); long: DataSynthesizer
 # alone takes a long time on a million rows. Then the correlated mode's accounting over 20
-# seeds (about a minute) and AIM against its targets; each writes its own sections of
-# benchmarks/RESULTS.md.
+# seeds (about a minute), the report's comparison of modes on both mock profiles over 5 seeds
+# each (benchmarks/profile_benchmark.py) and AIM against its targets; each writes its own
+# sections of benchmarks/RESULTS.md.
 # `make bench QUICK=1`: the pipeline at 10k and 100k rows only, in a few minutes; it prints its
 # tables and writes nothing.
 # `make bench SEED_TUTORIAL=path/to/run.sh`: the seed tutorial's scripts timed in the same
@@ -68,6 +69,7 @@ bench: install
 	$(BIN)/python benchmarks/pipeline_benchmark.py $(PIPELINE_BENCH_FLAGS)
 ifndef QUICK
 	$(BIN)/python benchmarks/accounting_benchmark.py --output benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/profile_benchmark.py --output benchmarks/RESULTS.md
 	$(MAKE) bench-aim
 endif
 

@@ -21,6 +21,7 @@ from aesynth_pipeline.assets.keys import (
     HOSPITAL_AE_DATA,
     HOSPITAL_AE_DATA_LSOA,
     HOSPITAL_AE_QUARANTINE,
+    HOSPITAL_AE_REJECTED,
     LONDON_POSTCODES,
     RELEASE_GATE_CHECK,
     RELEASE_RULE_CHECK_PREFIX,
@@ -28,8 +29,10 @@ from aesynth_pipeline.assets.keys import (
     synthetic_key,
 )
 from aesynth_pipeline.domain.attributes import bayesian_network, network_attributes
+from aesynth_pipeline.domain.contract import MOCK_DOMAIN, AttendanceDomain
 from aesynth_pipeline.domain.deidentify import KEPT_GENDERS
 from aesynth_pipeline.domain.document import markdown_table
+from aesynth_pipeline.domain.extract import Extract
 from aesynth_pipeline.domain.gate import RULES, Recommendation
 from aesynth_pipeline.domain.modes import MODES, Mode, promises
 
@@ -38,6 +41,7 @@ from aesynth_pipeline.domain.modes import MODES, Mode, promises
 SCHEMA_BY_ASSET: dict[dg.AssetKey, tuple[type[pa.DataFrameModel], bool]] = {
     LONDON_POSTCODES: (schemas.LondonPostcodes, True),
     HOSPITAL_AE_DATA: (schemas.HospitalAeData, False),
+    HOSPITAL_AE_REJECTED: (schemas.HospitalAeRejected, False),
     HOSPITAL_AE_DATA_LSOA: (schemas.HospitalAeDataLsoa, False),
     HOSPITAL_AE_QUARANTINE: (schemas.HospitalAeQuarantine, False),
     DEIDENTIFIED: (schemas.HospitalAeDeidentified, True),
@@ -53,7 +57,7 @@ _COLUMN_SET_CHECKS = ("column_in_schema", "column_in_dataframe")
 
 
 def schema_failures(
-    model: type[pa.DataFrameModel], frame: pd.DataFrame, show_values: bool
+    model: type[pa.DataFrameModel] | pa.DataFrameSchema, frame: pd.DataFrame, show_values: bool
 ) -> pd.DataFrame | None:
     """One row per broken rule (column, rule, failing rows), or None when the frame conforms."""
     try:
@@ -93,10 +97,13 @@ def schema_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
     )
 
 
-def schema_result(key: dg.AssetKey, frame: pd.DataFrame) -> dg.AssetCheckResult:
+def schema_result(
+    key: dg.AssetKey, frame: pd.DataFrame, domain: AttendanceDomain = MOCK_DOMAIN
+) -> dg.AssetCheckResult:
+    """The asset's schema check, with the rules of the declared `domain`."""
     model, show_values = SCHEMA_BY_ASSET[key]
     check_name = schema_spec(key).name
-    failures = schema_failures(model, frame, show_values)
+    failures = schema_failures(schemas.declared(model, domain), frame, show_values)
     if failures is None:
         return dg.AssetCheckResult(
             asset_key=key, check_name=check_name, passed=True, metadata={"rows checked": len(frame)}
@@ -119,7 +126,8 @@ ROWS_RECONCILE = dg.AssetCheckSpec(
     asset=DEIDENTIFIED,
     blocking=True,
     description="No attendance is lost: raw rows = de-identified rows + rows removed for a "
-    "rare gender + quarantined rows.",
+    "rare gender + rows quarantined by the postcode join + rows set aside for breaking the "
+    "data contract.",
 )
 
 
@@ -128,20 +136,23 @@ def rows_reconcile(
     attendances: pd.DataFrame,
     joined: pd.DataFrame,
     quarantined: pd.DataFrame,
+    rejected: pd.DataFrame,
 ) -> dg.AssetCheckResult:
     # Counted again from the join, not taken from the de-identification's own count.
     removed_by_gender = int((~joined[c.GENDER].isin(KEPT_GENDERS)).sum())
-    accounted = len(deidentified) + removed_by_gender + len(quarantined)
+    accounted = len(deidentified) + removed_by_gender + len(quarantined) + len(rejected)
+    raw = len(attendances) + len(rejected)
     return dg.AssetCheckResult(
         asset_key=DEIDENTIFIED,
         check_name=ROWS_RECONCILE.name,
-        passed=accounted == len(attendances),
+        passed=accounted == raw,
         metadata={
-            "raw rows": len(attendances),
+            "raw rows": raw,
             "de-identified rows": len(deidentified),
             "removed by gender": removed_by_gender,
             "quarantined": len(quarantined),
-            "unaccounted": len(attendances) - accounted,
+            "set aside by the data contract": len(rejected),
+            "unaccounted": raw - accounted,
         },
     )
 
@@ -170,6 +181,39 @@ def quarantine_share(
         else f"{share:.1%} of attendances quarantined, above the {limit:.0%} limit "
         "(AESYNTH_MAX_QUARANTINE_SHARE)",
         metadata={"quarantined share": share, "limit": limit, "quarantined": len(quarantined)},
+    )
+
+
+def rejected_share_spec(limit: float) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        "rejected_share_within_limit",
+        asset=HOSPITAL_AE_REJECTED,
+        blocking=True,
+        description=f"Every row of the attendances file is accounted for (kept or set aside "
+        f"for a broken rule of the data contract), and at most {limit:.0%} are set aside; "
+        "more means the file does not keep the contract.",
+    )
+
+
+def rejected_share(extract: Extract, limit: float) -> dg.AssetCheckResult:
+    accounted = len(extract.attendances) + len(extract.rejected) == extract.rows_read
+    within = extract.rejected_share <= limit
+    return dg.AssetCheckResult(
+        asset_key=HOSPITAL_AE_REJECTED,
+        check_name=rejected_share_spec(limit).name,
+        passed=accounted and within,
+        description=None
+        if within
+        else f"{extract.rejected_share:.1%} of attendances break the data contract, above the "
+        f"{limit:.0%} limit (AESYNTH_MAX_REJECTED_SHARE)",
+        metadata={
+            "rows read": extract.rows_read,
+            "kept": len(extract.attendances),
+            "set aside": len(extract.rejected),
+            "unaccounted": extract.rows_read - len(extract.attendances) - len(extract.rejected),
+            "set-aside share": extract.rejected_share,
+            "limit": limit,
+        },
     )
 
 

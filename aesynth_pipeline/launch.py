@@ -1,11 +1,12 @@
 """What `make run` and `make refresh` call: checks that a run can start, runs the job, follows
 the run and sums it up.
 
-Before anything is written it checks the AESYNTH_* parameters, the postcode file and that
-the data lake can be written, and refuses to start while another run is in progress in the
-same Dagster instance: runs launched from the command line do not pass through the run queue
-that serialises the UI's and the schedule's runs, so this is what keeps two runs from writing
-the same assets at once. Problems are reported in one line.
+Before anything is written it checks the AESYNTH_* parameters, the postcode file, your own
+attendances file (against the data contract) and that the data lake can be written, and
+refuses to start while another run is in progress in the same Dagster instance: runs
+launched from the command line do not pass through the run queue that serialises the UI's
+and the schedule's runs, so this is what keeps two runs from writing the same assets at once.
+Problems are reported in one line.
 
     python -m aesynth_pipeline.launch everything   # every asset and check
     python -m aesynth_pipeline.launch stale        # stale assets and everything downstream
@@ -23,8 +24,8 @@ Exit status:
     0  the run succeeded (or, for `stale`, nothing was stale)
     1  anything else went wrong: a step other than a release-gate check failed, the run
        crashed or was interrupted; one line per failed step names its error
-    2  bad input before the run started: a parameter, the postcode file, the data lake, or
-       another run in progress
+    2  bad input before the run started: a parameter, the postcode file, the attendances
+       file, the data lake, or another run in progress
     3  the release was blocked: the run failed only at release-gate checks; one line per
        failed rule says which mode broke it
 """
@@ -50,6 +51,11 @@ import dagster as dg
 # context: an interrupt then stops the run between steps' events instead of anywhere.
 from dagster._utils.interrupts import capture_interrupts
 
+from aesynth_pipeline.domain.extract import (
+    AttendanceFileError,
+    read_extract,
+    require_within_share,
+)
 from aesynth_pipeline.run_outcome import (
     ExitStatus,
     Launch,
@@ -80,8 +86,22 @@ def checked_settings() -> Settings:
         raise SettingsError(
             f"{ENVIRONMENT_VARIABLES['postcodes']}: no such file {settings.postcodes!r}"
         )
+    if settings.attendances is not None:
+        require_usable_attendances(settings)
     require_writable_lake(settings.data_lake)
     return settings
+
+
+def require_usable_attendances(settings: Settings) -> None:
+    """Judge your own attendances file against the data contract before anything is written:
+    a file-level problem, or too many rows that break the contract, stops here."""
+    try:
+        extract = read_extract(settings.attendances, settings.attendance_domain())
+        require_within_share(
+            extract, settings.max_rejected_share, ENVIRONMENT_VARIABLES["max_rejected_share"]
+        )
+    except AttendanceFileError as problem:
+        raise SettingsError(f"{ENVIRONMENT_VARIABLES['attendances']}: {problem}") from None
 
 
 def require_writable_lake(location: str) -> None:

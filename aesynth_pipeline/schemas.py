@@ -12,6 +12,7 @@ times slower (benchmarks/schema_benchmark.py measures both).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -25,6 +26,7 @@ from pandera.engines import pandas_engine
 from pandera.typing.pandas import Series
 
 from aesynth_pipeline import columns as c
+from aesynth_pipeline.domain.contract import MOCK_DOMAIN, AttendanceDomain
 from aesynth_pipeline.domain.deidentify import (
     AGE_BRACKETS,
     ARRIVAL_HOUR_RANGES,
@@ -34,14 +36,8 @@ from aesynth_pipeline.domain.deidentify import (
     QUARANTINE_REASONS,
 )
 from aesynth_pipeline.domain.disclosure import QUASI_IDENTIFIER_SETS
-from aesynth_pipeline.domain.generate import (
-    ARRIVAL_DAYS,
-    GENDERS,
-    HOSPITALS,
-    TREATMENTS,
-    nhs_check_digits,
-    nhs_number_is_valid,
-)
+from aesynth_pipeline.domain.extract import REJECTION_REASONS
+from aesynth_pipeline.domain.generate import nhs_check_digits, nhs_number_is_valid
 from aesynth_pipeline.domain.geography import (
     ENGLISH_LSOA_COUNT,
     IN_USE_VALUES,
@@ -50,8 +46,8 @@ from aesynth_pipeline.domain.geography import (
 )
 from aesynth_pipeline.domain.metrics import DISCLOSURE, METRICS, names
 
-_FIRST_ARRIVAL = ARRIVAL_DAYS[0]
-_END_OF_ARRIVALS = ARRIVAL_DAYS[-1] + pd.Timedelta(days=1)
+# The models below declare the mock's domain; `declared` gives any model another domain's.
+_MOCK = MOCK_DOMAIN
 
 
 @pandas_engine.Engine.register_dtype
@@ -226,13 +222,13 @@ class _Attendance(pa.DataFrameModel):
 
     attendance_id: Series[Text] = pa.Field(alias=c.ATTENDANCE_ID, unique=True)
     age: Series[int] = pa.Field(alias=c.AGE, ge=0)
-    time_in_ae: Series[int] = pa.Field(alias=c.TIME_IN_AE, ge=1)
-    hospital: Series[Text] = text_field(alias=c.HOSPITAL, one_of=list(HOSPITALS))
+    time_in_ae: Series[int] = pa.Field(alias=c.TIME_IN_AE, ge=1, le=_MOCK.longest_stay)
+    hospital: Series[Text] = text_field(alias=c.HOSPITAL, one_of=list(_MOCK.hospitals))
     arrival_time: Series[pd.Timestamp] = pa.Field(
-        alias=c.ARRIVAL_TIME, ge=_FIRST_ARRIVAL, lt=_END_OF_ARRIVALS
+        alias=c.ARRIVAL_TIME, ge=_MOCK.first_arrival, lt=_MOCK.end_of_arrivals
     )
-    treatment: Series[Text] = text_field(alias=c.TREATMENT, one_of=list(TREATMENTS))
-    gender: Series[Text] = text_field(alias=c.GENDER, one_of=list(GENDERS))
+    treatment: Series[Text] = text_field(alias=c.TREATMENT, one_of=list(_MOCK.treatments))
+    gender: Series[Text] = text_field(alias=c.GENDER, one_of=list(_MOCK.genders))
 
     class Config:
         # Column order is fixed by the domain code; here only the set of columns is enforced.
@@ -240,10 +236,10 @@ class _Attendance(pa.DataFrameModel):
 
 
 class HospitalAeData(_Attendance):
-    """The mock attendances: test-range NHS numbers with valid check digits, UK postcodes."""
+    """The raw attendances: NHS numbers with valid check digits, UK postcodes."""
 
     health_service_id: Series[Text] = text_field(
-        alias=c.HEALTH_SERVICE_ID, matches=r"^999 [0-9]{3} [0-9]{4}$"
+        alias=c.HEALTH_SERVICE_ID, matches=r"^[0-9]{3} [0-9]{3} [0-9]{4}$"
     )
     postcode: Series[Text] = text_field(alias=c.POSTCODE, matches=POSTCODE_PATTERN)
 
@@ -266,17 +262,35 @@ class HospitalAeQuarantine(_Attendance):
     reason: Series[Text] = text_field(alias=c.QUARANTINE_REASON, one_of=list(QUARANTINE_REASONS))
 
 
+class HospitalAeRejected(pa.DataFrameModel):
+    """Rows of your own attendances that break the data contract, every value as the file
+    wrote it, each with the first rule it breaks."""
+
+    attendance_id: Series[Text] = pa.Field(alias=c.ATTENDANCE_ID)
+    health_service_id: Series[Text] = pa.Field(alias=c.HEALTH_SERVICE_ID)
+    age: Series[Text] = pa.Field(alias=c.AGE)
+    time_in_ae: Series[Text] = pa.Field(alias=c.TIME_IN_AE)
+    hospital: Series[Text] = pa.Field(alias=c.HOSPITAL)
+    arrival_time: Series[Text] = pa.Field(alias=c.ARRIVAL_TIME)
+    treatment: Series[Text] = pa.Field(alias=c.TREATMENT)
+    gender: Series[Text] = pa.Field(alias=c.GENDER)
+    postcode: Series[Text] = pa.Field(alias=c.POSTCODE)
+    reason: Series[Text] = text_field(alias=c.QUARANTINE_REASON, one_of=list(REJECTION_REASONS))
+
+    class Config:
+        strict = True
+        ordered = True
+
+
 class HospitalAeDeidentified(pa.DataFrameModel):
     """The shareable dataset: coarsened values only, exactly these columns in this order."""
 
-    time_in_ae: Series[int] = pa.Field(alias=c.TIME_IN_AE, ge=1)
-    treatment: Series[Text] = text_field(alias=c.TREATMENT, one_of=list(TREATMENTS))
+    time_in_ae: Series[int] = pa.Field(alias=c.TIME_IN_AE, ge=1, le=_MOCK.longest_stay)
+    treatment: Series[Text] = text_field(alias=c.TREATMENT, one_of=list(_MOCK.treatments))
     gender: Series[Text] = text_field(alias=c.GENDER, one_of=list(KEPT_GENDERS))
     imd_decile: Series[int] = pa.Field(alias=c.IMD_DECILE, isin=list(IMD_DECILES))
     hospital_id: Series[Text] = text_field(alias=c.HOSPITAL_ID, matches=HOSPITAL_ID_PATTERN)
-    arrival_date: Series[Text] = text_field(
-        alias=c.ARRIVAL_DATE, one_of=list(ARRIVAL_DAYS.strftime("%Y-%m-%d"))
-    )
+    arrival_date: Series[Text] = text_field(alias=c.ARRIVAL_DATE, one_of=list(_MOCK.arrival_dates))
     arrival_hour_range: Series[Text] = text_field(
         alias=c.ARRIVAL_HOUR_RANGE, one_of=list(ARRIVAL_HOUR_RANGES)
     )
@@ -327,6 +341,35 @@ def synthetic_schema(mode: str) -> type[pa.DataFrameModel]:
     return SyntheticDataset
 
 
+def _declared_checks(domain: AttendanceDomain) -> dict[str, list[pa.Check]]:
+    """The rules of each column whose values a domain declares, for that domain."""
+    return {
+        c.TIME_IN_AE: [pa.Check.ge(1), pa.Check.le(domain.longest_stay)],
+        c.HOSPITAL: [pa.Check.one_of(ignore_na=False, values=list(domain.hospitals))],
+        c.ARRIVAL_TIME: [pa.Check.ge(domain.first_arrival), pa.Check.lt(domain.end_of_arrivals)],
+        c.TREATMENT: [pa.Check.one_of(ignore_na=False, values=list(domain.treatments))],
+        c.ARRIVAL_DATE: [pa.Check.one_of(ignore_na=False, values=list(domain.arrival_dates))],
+    }
+
+
+@functools.cache
+def declared(
+    model: type[pa.DataFrameModel], domain: AttendanceDomain = MOCK_DOMAIN
+) -> pa.DataFrameSchema:
+    """`model`'s schema with the rules of `domain` (a domain file's hospitals, dates, longest
+    stay and lists) for the columns it declares; the mock's domain gives the model's own."""
+    schema = model.to_schema()
+    if not issubclass(model, (_Attendance, HospitalAeDeidentified)):
+        return schema
+    checks = _declared_checks(domain)
+    if issubclass(model, _Attendance):
+        # Raw genders; the de-identified dataset keeps Male and Female only, whatever they are.
+        checks[c.GENDER] = [pa.Check.one_of(ignore_na=False, values=list(domain.genders))]
+    return schema.update_columns(
+        {name: {"checks": rules} for name, rules in checks.items() if name in schema.columns}
+    )
+
+
 def structure_problems(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> list[str]:
     """Missing, unexpected or wrongly typed columns: the cheap part of a model's rules.
 
@@ -347,14 +390,16 @@ def structure_problems(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> l
     return problems
 
 
-def violating_share(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> float:
-    """Share of rows that break the model's rules; 1 when a column is missing, unexpected
-    or of the wrong type, since then no row has the schema."""
+def violating_share(
+    model: type[pa.DataFrameModel], frame: pd.DataFrame, domain: AttendanceDomain = MOCK_DOMAIN
+) -> float:
+    """Share of rows that break the model's rules (for `domain`); 1 when a column is
+    missing, unexpected or of the wrong type, since then no row has the schema."""
     if structure_problems(model, frame):
         return 1.0
     try:
         # In place, as in `checks.schema_failures`: no model changes the frame it validates.
-        model.validate(frame, lazy=True, inplace=True)
+        declared(model, domain).validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as errors:
         rows = errors.failure_cases["index"]
         if rows.isna().any():

@@ -25,13 +25,21 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 from pydantic_settings.sources.utils import parse_env_vars
+from upath import UPath
 
 from aesynth_pipeline.columns import DEIDENTIFIED_COLUMNS
 from aesynth_pipeline.domain.aim import DEFAULT_DELTA, DEFAULT_MAX_MODEL_SIZE_MB
+from aesynth_pipeline.domain.contract import (
+    MOCK_DOMAIN,
+    AttendanceDomain,
+    DomainFileError,
+    read_domain_file,
+)
 from aesynth_pipeline.domain.deidentify import ImdDecileMethod
 from aesynth_pipeline.domain.fidelity import DEFAULT_ASSOCIATION_THRESHOLD
 from aesynth_pipeline.domain.gate import GateThresholds
 from aesynth_pipeline.domain.geography import DEFAULT_POSTCODE_COUNT
+from aesynth_pipeline.domain.mock_profiles import DEFAULT_MOCK_PROFILE, MockProfile
 from aesynth_pipeline.domain.modes import DEFAULT_ENGINE, MODES, Engine, Mode
 from aesynth_pipeline.domain.public_domain import (
     DEFAULT_TIME_IN_AE_EDGES,
@@ -69,6 +77,29 @@ class Settings(BaseSettings):
     rows: int = Field(10_000, ge=1, description="Number of mock attendances.")
     seed: int = Field(
         42, description="Seed for everything random: the same seed gives identical data."
+    )
+    attendances: str | None = Field(
+        None,
+        description="Your own attendances: a CSV or Parquet file (a path or a lake URL) in the "
+        "layout of raw/hospital_ae_data, judged against the data contract; unset, the mock is "
+        "generated.",
+    )
+    domain: str | None = Field(
+        None,
+        description="A domain file (YAML or JSON) declaring what is public about your own "
+        "attendances: dates, hospitals, longest stay, category lists; unset, the mock's.",
+    )
+    max_rejected_share: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="The largest share of your own attendances that may break the data "
+        "contract and be set aside before the pipeline stops.",
+    )
+    mock_profile: MockProfile = Field(
+        DEFAULT_MOCK_PROFILE,
+        description="tutorial: the seed tutorial's distributions, columns drawn on their own; "
+        "realistic: the same columns and domains, with the dependencies of real attendances.",
     )
     postcodes: str | None = Field(
         None,
@@ -248,6 +279,36 @@ class Settings(BaseSettings):
             raise ValueError(f"must make usable bins: {problem}") from None
         return edges
 
+    @field_validator("domain")
+    @classmethod
+    def _readable_domain_file(cls, path: str | None) -> str | None:
+        if path is not None:
+            try:
+                read_domain_file(path)
+            except DomainFileError as problem:
+                raise ValueError(f"is not a usable domain file: {problem}") from None
+        return path
+
+    @model_validator(mode="after")
+    def _domain_belongs_to_attendances(self) -> Settings:
+        if self.domain is not None and self.attendances is None:
+            raise ValueError(
+                f"{variable('domain')} declares the domain of your own attendances: set "
+                f"{variable('attendances')} too, or leave it unset for the mock"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _bins_fit_the_longest_stay(self) -> Settings:
+        try:
+            public_domain([], self.time_in_ae_edges, self.attendance_domain())
+        except DomainError as problem:
+            raise ValueError(
+                f"{variable('time_in_ae_edges')} must make usable bins within the declared "
+                f"domain: {problem}"
+            ) from None
+        return self
+
     @model_validator(mode="after")
     def _aim_needs_noise(self) -> Settings:
         if "aim" in self.modes and self.epsilon == 0:
@@ -281,7 +342,14 @@ class Settings(BaseSettings):
         values["data_lake"] = absolute_location(
             values.get("data_lake", cls.model_fields["data_lake"].default)
         )
+        for name in ("attendances", "domain"):
+            if name in values:
+                values[name] = absolute_location(values[name])
         return cls(**values)
+
+    def attendance_domain(self) -> AttendanceDomain:
+        """What is declared public about the attendances: the domain file's, or the mock's."""
+        return MOCK_DOMAIN if self.domain is None else read_domain_file(self.domain)
 
     def gate_thresholds(self) -> GateThresholds:
         return GateThresholds(
@@ -293,20 +361,17 @@ class Settings(BaseSettings):
     def fingerprint(self, *names: str) -> str:
         """A short hash of the named parameters, for code versions.
 
-        A postcode file contributes its path, size and modification time, so replacing the
-        file makes the directory stale; the pseudonym key contributes only its own hash.
+        A postcode or attendances file contributes its path, size and modification time, so
+        replacing the file makes what it feeds stale; a domain file its content; the pseudonym
+        key only its own hash.
         """
         parts: dict[str, object] = {}
         for name in names:
             value = getattr(self, name)
-            if name == "postcodes" and value is not None:
-                path = Path(value)
-                stat = path.stat() if path.is_file() else None
-                value = [
-                    str(path),
-                    stat.st_size if stat else None,
-                    stat.st_mtime_ns if stat else None,
-                ]
+            if name in ("postcodes", "attendances") and value is not None:
+                value = _file_identity(value)
+            elif name == "domain" and value is not None:
+                value = hashlib.sha256(Path(value).read_bytes()).hexdigest()
             elif name == "pseudonym_key" and value is not None:
                 value = hashlib.sha256(value.encode("utf-8")).hexdigest()
             parts[name] = value
@@ -315,6 +380,20 @@ class Settings(BaseSettings):
 
 
 ENVIRONMENT_VARIABLES = {name: variable(name) for name in Settings.model_fields}
+
+
+def _file_identity(location: str) -> list[object]:
+    """A file's location, size and modification time (None for a file that is not there)."""
+    path = UPath(location)
+    try:
+        stat = path.stat()
+    except OSError:
+        return [location, None, None]
+    modified = getattr(stat, "st_mtime_ns", None)
+    if modified is None:
+        # Object stores report a modification time, if at all, in their own way.
+        modified = str(getattr(stat, "st_mtime", None))
+    return [location, stat.st_size, modified]
 
 
 class _GivenEnvironment(EnvSettingsSource):

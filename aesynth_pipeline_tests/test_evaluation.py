@@ -501,3 +501,34 @@ def test_the_classifiers_score_the_same_on_one_thread_as_on_a_thread_per_core(ru
             for frame in (training, synthetic)
         ]
     assert scores[0] == scores[len(training) + 1]
+
+
+@pytest.fixture(scope="module")
+def realistic_metrics(tmp_path_factory) -> pd.DataFrame:
+    """Every mode on the realistic mock, at the defaults; the report is written whether the
+    gate releases a mode or not."""
+    run = materialise_pipeline(
+        tmp_path_factory.mktemp("realistic"),
+        raise_on_error=False,
+        pseudonym_key="k",
+        mock_profile="realistic",
+    )
+    return run.read("evaluation_report")
+
+
+def test_on_the_realistic_profile_the_modes_that_keep_relations_keep_them(realistic_metrics):
+    metrics = realistic_metrics
+    associations = metrics[metrics["metric"] == "cramers_v"].set_index("columns")["value"]
+    assert (associations > DEFAULT_ASSOCIATION_THRESHOLD).sum() >= 8
+    excess = metrics[metrics["metric"] == "tvd_2way"].pivot(
+        index="columns", columns="mode", values="excess"
+    )
+    # Independent mode drops every relation; the modes that keep relations keep the
+    # strongest, treatment by age band, within half of independent mode's excess.
+    strongest = associations.idxmax()
+    assert strongest == f"{c.TREATMENT} × {c.AGE_BRACKET}"
+    for mode in MODES:
+        if MODE_SPECS[mode].promise == Promise.RELATIONS:
+            assert excess.loc[strongest, mode] < excess.loc[strongest, "independent"] / 2, mode
+    mean = metrics[metrics["metric"] == "tvd_2way_associated_mean"].set_index("mode")["excess"]
+    assert mean["aim"] < 0.8 * mean["independent"]

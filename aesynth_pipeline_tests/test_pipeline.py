@@ -16,6 +16,7 @@ from aesynth_pipeline.assets.keys import (
     HOSPITAL_AE_DATA,
     HOSPITAL_AE_DATA_LSOA,
     HOSPITAL_AE_QUARANTINE,
+    HOSPITAL_AE_REJECTED,
     LONDON_POSTCODES,
     description_key,
     synthetic_key,
@@ -31,8 +32,8 @@ from aesynth_pipeline.settings import Settings
 from .conftest import FOUNDATION, Run, materialise_pipeline
 from .doogal import DOOGAL_HEADER, doogal_frame, write_doogal_csv
 
-ALL_KEYS = [LONDON_POSTCODES, HOSPITAL_AE_DATA, HOSPITAL_AE_DATA_LSOA, HOSPITAL_AE_QUARANTINE,
-            DEIDENTIFIED]  # fmt: skip
+ALL_KEYS = [LONDON_POSTCODES, HOSPITAL_AE_DATA, HOSPITAL_AE_REJECTED, HOSPITAL_AE_DATA_LSOA,
+            HOSPITAL_AE_QUARANTINE, DEIDENTIFIED]  # fmt: skip
 SYNTHESIS_KEYS = [
     DEIDENTIFIED_TRAIN,
     DEIDENTIFIED_HOLDOUT,
@@ -42,6 +43,7 @@ EVALUATION_KEYS = [DISCLOSURE_RISK, EVALUATION_REPORT]
 ASSET_FILES = {
     LONDON_POSTCODES: ("london_postcodes",),
     HOSPITAL_AE_DATA: ("raw", "hospital_ae_data"),
+    HOSPITAL_AE_REJECTED: ("raw", "hospital_ae_rejected"),
     HOSPITAL_AE_DATA_LSOA: ("raw", "hospital_ae_data_lsoa"),
     HOSPITAL_AE_QUARANTINE: ("raw", "hospital_ae_quarantine"),
     DEIDENTIFIED: ("hospital_ae_deidentified",),
@@ -67,8 +69,8 @@ def test_same_seed_gives_identical_data_and_another_seed_different(materialise):
     again = materialise("b", rows=3_000, seed=7, pseudonym_key="k", selection=FOUNDATION)
     other = materialise("c", rows=3_000, seed=8, pseudonym_key="k", selection=FOUNDATION)
     for key, parts in ASSET_FILES.items():
-        if key == HOSPITAL_AE_QUARANTINE:
-            continue  # empty with a generated directory
+        if key in (HOSPITAL_AE_QUARANTINE, HOSPITAL_AE_REJECTED):
+            continue  # empty with a generated directory and the mock
         pd.testing.assert_frame_equal(first.read(*parts), again.read(*parts))
         assert not first.read(*parts).equals(other.read(*parts)), key
 
@@ -102,7 +104,7 @@ def test_rows_reconcile_across_join_gender_rule_and_quarantine(pipeline_100k):
     assert reconciled.metadata["raw rows"].value == len(raw)
     assert reconciled.metadata["unaccounted"].value == 0
     assert all(pipeline_100k.checks().values())
-    assert len(pipeline_100k.checks()) == 7
+    assert len(pipeline_100k.checks()) == 9  # with the set-aside rows' schema and share
 
 
 def test_deidentified_data_keeps_no_identifier(pipeline_100k):
@@ -148,8 +150,10 @@ def test_a_changed_parameter_makes_exactly_the_assets_it_reaches_stale(tmp_path)
     base = versions()
     downstream_of_mock_data = set(ALL_KEYS + SYNTHESIS_KEYS + EVALUATION_KEYS) - {LONDON_POSTCODES}
     assert changed(rows=500) == downstream_of_mock_data
+    assert changed(mock_profile="realistic") == downstream_of_mock_data
     assert changed(pseudonym_key="another") == downstream_of_mock_data - {
         HOSPITAL_AE_DATA,
+        HOSPITAL_AE_REJECTED,
         HOSPITAL_AE_DATA_LSOA,
         HOSPITAL_AE_QUARANTINE,
     }

@@ -15,6 +15,7 @@ import pytest
 from aesynth_pipeline import columns as c
 from aesynth_pipeline import schemas
 from aesynth_pipeline.checks import schema_failures
+from aesynth_pipeline.domain.contract import AttendanceDomain
 from aesynth_pipeline.domain.deidentify import (
     AGE_BRACKETS,
     ARRIVAL_HOUR_RANGES,
@@ -26,6 +27,7 @@ from aesynth_pipeline.domain.deidentify import (
     join_postcode_directory,
 )
 from aesynth_pipeline.domain.disclosure import QUASI_IDENTIFIER_SETS
+from aesynth_pipeline.domain.extract import REJECTION_REASONS
 from aesynth_pipeline.domain.generate import (
     ARRIVAL_DAYS,
     GENDERS,
@@ -51,11 +53,13 @@ from aesynth_pipeline.schemas import (
     HospitalAeDataLsoa,
     HospitalAeDeidentified,
     HospitalAeQuarantine,
+    HospitalAeRejected,
     LondonPostcodes,
     SyntheticDataset,
+    declared,
 )
 
-NHS_PATTERN = r"^999 [0-9]{3} [0-9]{4}$"
+NHS_PATTERN = r"^[0-9]{3} [0-9]{3} [0-9]{4}$"
 CHECK_DIGIT = "NHS number check digit (modulus 11) is not valid"
 ONE_RANK = "an LSOA code has more than one IMD rank"
 STR = "dtype('str')"
@@ -82,6 +86,9 @@ def valid() -> dict[type[pa.DataFrameModel], pd.DataFrame]:
         **{c.QUARANTINE_REASON: QUARANTINE_REASONS[0]}
     )
     deidentified = deidentify(joined, b"k").data
+    rejected = (
+        attendances.astype(str).astype(object).assign(**{c.QUARANTINE_REASON: REJECTION_REASONS[0]})
+    )
     metrics = pd.DataFrame(
         [[m.family, m.name] for m in METRICS.values()], columns=["family", "metric"]
     ).assign(mode="random", columns="Age bracket", value=0.5, floor=np.nan, floor_spread=0.0,
@@ -95,6 +102,7 @@ def valid() -> dict[type[pa.DataFrameModel], pd.DataFrame]:
         HospitalAeData: attendances,
         HospitalAeDataLsoa: joined,
         HospitalAeQuarantine: quarantined,
+        HospitalAeRejected: rejected,
         HospitalAeDeidentified: deidentified,
         SyntheticDataset: deidentified,
         EvaluationMetrics: metrics,
@@ -160,6 +168,10 @@ TEXT_COLUMNS = {
         c.POSTCODE: [],
         c.QUARANTINE_REASON: [one_of(QUARANTINE_REASONS)],
     },
+    HospitalAeRejected: {
+        **dict.fromkeys(c.ATTENDANCE_COLUMNS, []),
+        c.QUARANTINE_REASON: [one_of(REJECTION_REASONS)],
+    },
     HospitalAeDeidentified: DEIDENTIFIED_TEXT,
     SyntheticDataset: DEIDENTIFIED_TEXT,
     EvaluationMetrics: {
@@ -191,10 +203,12 @@ ATTENDANCE_RULES = [
     (c.AGE, [-1, -2], {(c.AGE, "greater_than_or_equal_to(0)", 2)}),
     (c.AGE, [1.5, None], {(c.AGE, "dtype('int64')", 1), (c.AGE, "not_nullable", 1)}),
     (c.TIME_IN_AE, [0, -3], {(c.TIME_IN_AE, "greater_than_or_equal_to(1)", 2)}),
+    (c.TIME_IN_AE, [1441, 5000], {(c.TIME_IN_AE, "less_than_or_equal_to(1440)", 2)}),
     # A check that cannot compare the text with its bound fails once, naming the error.
     (c.TIME_IN_AE, ["60", None],
      {(c.TIME_IN_AE, "dtype('int64')", 1), (c.TIME_IN_AE, "not_nullable", 1),
-      (c.TIME_IN_AE, "greater_than_or_equal_to(1)", 1)}),
+      (c.TIME_IN_AE, "greater_than_or_equal_to(1)", 1),
+      (c.TIME_IN_AE, "less_than_or_equal_to(1440)", 1)}),
     (c.HOSPITAL, ["Nowhere", "Nowhere "], {(c.HOSPITAL, one_of(HOSPITALS), 2)}),
     (c.ARRIVAL_TIME, [pd.Timestamp("2019-03-31 23:59"), pd.Timestamp("2019-03-01")],
      {(c.ARRIVAL_TIME, f"greater_than_or_equal_to({ARRIVAL_DAYS[0]})", 2)}),
@@ -209,6 +223,7 @@ ATTENDANCE_RULES = [
 ]  # fmt: skip
 DEIDENTIFIED_RULES = [
     (c.TIME_IN_AE, [0, 0], {(c.TIME_IN_AE, "greater_than_or_equal_to(1)", 2)}),
+    (c.TIME_IN_AE, [1441, 2000], {(c.TIME_IN_AE, "less_than_or_equal_to(1440)", 2)}),
     (c.TIME_IN_AE, [1.5, None],
      {(c.TIME_IN_AE, "dtype('int64')", 1), (c.TIME_IN_AE, "not_nullable", 1)}),
     (c.TREATMENT, ["Magic", None],
@@ -306,8 +321,8 @@ def test_each_broken_rule_is_reported_by_column_rule_and_count(
     pd.testing.assert_frame_equal(frame, before)
 
 
-ORDERED = [LondonPostcodes, HospitalAeDeidentified, SyntheticDataset, EvaluationMetrics,
-           DisclosureRisk]  # fmt: skip
+ORDERED = [LondonPostcodes, HospitalAeRejected, HospitalAeDeidentified, SyntheticDataset,
+           EvaluationMetrics, DisclosureRisk]  # fmt: skip
 
 
 @pytest.mark.parametrize("model", list(TEXT_COLUMNS), ids=lambda m: m.__name__)
@@ -419,3 +434,23 @@ def test_the_check_digit_rule_judges_every_value_as_the_domain_function_does():
         pd.testing.assert_series_equal(
             HospitalAeData.valid_check_digit(other), nhs_number_is_valid(other)
         )
+
+
+def test_a_declared_domain_s_values_replace_the_mock_s_in_every_schema(valid):
+    domain = AttendanceDomain(
+        first_day=pd.Timestamp("2024-03-04").date(),
+        last_day=pd.Timestamp("2024-03-05").date(),
+        hospitals=("Barnet Hospital",),
+        longest_stay=60,
+        treatments=("Dressing", "Sutures"),
+    )
+    attendances = valid[HospitalAeData]
+    failures = schema_failures(declared(HospitalAeData, domain), attendances, True)
+    broken_rules = set(failures["column"])
+    assert broken_rules == {c.HOSPITAL, c.ARRIVAL_TIME, c.TREATMENT, c.TIME_IN_AE}
+    deidentified = valid[HospitalAeDeidentified]
+    failures = schema_failures(declared(HospitalAeDeidentified, domain), deidentified, True)
+    assert set(failures["column"]) == {c.ARRIVAL_DATE, c.TREATMENT, c.TIME_IN_AE}
+    # The mock's own domain gives each model its own rules.
+    for model, frame in valid.items():
+        assert schema_failures(declared(model), frame, True) is None, model.__name__

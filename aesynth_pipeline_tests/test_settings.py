@@ -45,8 +45,11 @@ def test_variables_override_the_defaults(tmp_path):
             "AESYNTH_NIGHTLY_STALE_ONLY": "true",
             "AESYNTH_DEPLOYMENT": "kubernetes",
             "AESYNTH_MAX_QUARANTINE_SHARE": "0.1",
+            "AESYNTH_MOCK_PROFILE": "realistic",
+            "AESYNTH_MAX_REJECTED_SHARE": "0.02",
         }
     )
+    assert (settings.mock_profile, settings.max_rejected_share) == ("realistic", 0.02)
     assert (settings.holdout_share, settings.epsilon, settings.bn_degree) == (0.25, 0.5, 2)
     assert settings.synthetic_rows == 900
     assert settings.engine == "datasynthesizer"
@@ -61,6 +64,23 @@ def test_variables_override_the_defaults(tmp_path):
     assert settings.imd_deciles == "london"
     assert settings.pseudonym_key == "secret"
     assert "secret" not in repr(settings)
+
+
+def test_your_own_attendances_and_domain_file_are_read_from_absolute_paths(tmp_path, monkeypatch):
+    domain = tmp_path / "domain.yaml"
+    domain.write_text(
+        "arrival_dates: {first: 2024-01-01, last: 2024-01-31}\nhospitals: [Barnet Hospital]\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env(
+        {"AESYNTH_ATTENDANCES": "extract.csv", "AESYNTH_DOMAIN": "domain.yaml"}
+    )
+    assert settings.attendances == str(tmp_path / "extract.csv")
+    assert settings.attendance_domain().hospitals == ("Barnet Hospital",)
+    assert len(settings.attendance_domain().arrival_dates) == 31
+    before = settings.fingerprint("domain")
+    domain.write_text(domain.read_text().replace("31", "30"))
+    assert settings.fingerprint("domain") != before
 
 
 def test_storage_urls_are_kept_as_urls():
@@ -89,6 +109,12 @@ def test_storage_urls_are_kept_as_urls():
         ("AESYNTH_NIGHTLY_STALE_ONLY", "maybe", "AESYNTH_NIGHTLY_STALE_ONLY must be true or"),
         ("AESYNTH_DEPLOYMENT", "mainframe", "AESYNTH_DEPLOYMENT must be one of"),
         ("AESYNTH_DEPLOYMENT", "cluster", "AESYNTH_DEPLOYMENT=cluster needs AESYNTH_CELERY_BROKER"),
+        (
+            "AESYNTH_MOCK_PROFILE",
+            "fancy",
+            "AESYNTH_MOCK_PROFILE must be one of \\['tutorial', 'realistic'\\], got 'fancy'",
+        ),
+        ("AESYNTH_MAX_REJECTED_SHARE", "-0.1", "AESYNTH_MAX_REJECTED_SHARE must be between"),
         ("AESYNTH_MAX_QUARANTINE_SHARE", "2", "AESYNTH_MAX_QUARANTINE_SHARE must be between"),
         ("AESYNTH_ASSOCIATION_THRESHOLD", "1", "AESYNTH_ASSOCIATION_THRESHOLD must be at least 0"),
         (

@@ -303,7 +303,7 @@ def test_changing_epsilon_makes_only_the_noisy_modes_stale(tmp_path):
                 recorded = event.asset_materialization.tags["dagster/code_version"]
                 if recorded != assets_def.specs_by_key[key].code_version:
                     stale.add(key.to_user_string())
-    assert len(compared) == 8 + 2 * len(MODES)  # every asset but the evaluation report
+    assert len(compared) == 9 + 2 * len(MODES)  # every asset but the evaluation report
     assert stale == {
         key(mode).to_user_string()
         for mode in modes_using("epsilon")

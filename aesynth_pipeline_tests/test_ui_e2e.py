@@ -173,9 +173,9 @@ def test_the_asset_graph_shows_every_asset(page, server, lake):
     for name in names:
         page.get_by_text(name, exact=True).first.wait_for()
     page.screenshot(path=SCREENSHOTS / "01-asset-graph.png")
-    # The postcode directory, four raw and de-identified tables, the disclosure risk, the
+    # The postcode directory, five raw and de-identified tables, the disclosure risk, the
     # split's two halves, two assets per mode and the report.
-    assert len(names) == 9 + 2 * len(MODES)
+    assert len(names) == 10 + 2 * len(MODES)
 
 
 def test_materialize_all_runs_to_success(page, server):

@@ -125,7 +125,8 @@ def build_evaluation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             for mode in settings.modes
         }
         violations = {
-            mode: violating_share(synthetic_schema(mode), frame) for mode, frame in by_mode.items()
+            mode: violating_share(synthetic_schema(mode), frame, settings.attendance_domain())
+            for mode, frame in by_mode.items()
         }
         evaluation = evaluate(
             training,

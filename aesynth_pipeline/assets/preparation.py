@@ -11,10 +11,15 @@ from aesynth_pipeline.assets.keys import (
     HOSPITAL_AE_DATA,
     HOSPITAL_AE_DATA_LSOA,
     HOSPITAL_AE_QUARANTINE,
+    HOSPITAL_AE_REJECTED,
     LONDON_POSTCODES,
 )
 from aesynth_pipeline.assets.source import ZONE
-from aesynth_pipeline.assets.versions import DEIDENTIFIED_PARAMETERS, code_version
+from aesynth_pipeline.assets.versions import (
+    ATTENDANCE_PARAMETERS,
+    DEIDENTIFIED_PARAMETERS,
+    code_version,
+)
 from aesynth_pipeline.checks import (
     ROWS_RECONCILE,
     quarantine_share,
@@ -40,7 +45,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 key=HOSPITAL_AE_DATA_LSOA,
                 kinds={"pandas", "parquet"},
                 tags={ZONE: "raw"},
-                code_version=code_version(settings, "rows", "seed"),
+                code_version=code_version(settings, *ATTENDANCE_PARAMETERS),
                 description="Attendances with NHS number and postcode replaced by the LSOA and "
                 "its IMD rank (raw zone).",
             ),
@@ -48,7 +53,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 key=HOSPITAL_AE_QUARANTINE,
                 kinds={"pandas", "parquet"},
                 tags={ZONE: "raw"},
-                code_version=code_version(settings, "rows", "seed"),
+                code_version=code_version(settings, *ATTENDANCE_PARAMETERS),
                 description="Attendances whose postcode the directory cannot place, kept with "
                 "the reason instead of being dropped (raw zone).",
             ),
@@ -66,6 +71,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def lsoa_join(attendances: pd.DataFrame, directory: pd.DataFrame):
         """Join each attendance's postcode to its LSOA and IMD rank; never drop a row."""
+        domain = settings.attendance_domain()
         joined, quarantined = join_postcode_directory(attendances, directory)
         reasons = quarantined[c.QUARANTINE_REASON].value_counts()
         yield dg.Output(
@@ -78,8 +84,8 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             output_name="quarantined",
             metadata={reason: int(reasons.get(reason, 0)) for reason in QUARANTINE_REASONS},
         )
-        yield schema_result(HOSPITAL_AE_DATA_LSOA, joined)
-        yield schema_result(HOSPITAL_AE_QUARANTINE, quarantined)
+        yield schema_result(HOSPITAL_AE_DATA_LSOA, joined, domain)
+        yield schema_result(HOSPITAL_AE_QUARANTINE, quarantined, domain)
         yield quarantine_share(quarantined, joined, settings.max_quarantine_share)
 
     @dg.asset(
@@ -90,6 +96,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "directory": dg.AssetIn(LONDON_POSTCODES),
             # Only counted, by the check that no attendance is lost: no value is read.
             "attendances": dg.AssetIn(HOSPITAL_AE_DATA, metadata={COLUMNS: []}),
+            "rejected": dg.AssetIn(HOSPITAL_AE_REJECTED),
         },
         group_name="preparation",
         kinds={"pandas", "parquet"},
@@ -102,6 +109,7 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         quarantined: pd.DataFrame,
         directory: pd.DataFrame,
         attendances: pd.DataFrame,
+        rejected: pd.DataFrame,
     ):
         """The de-identified attendances: no direct identifier, every quasi-identifier coarsened.
 
@@ -110,7 +118,10 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         removed because so few records carry them.
         """
         key, key_source = pseudonym_key(settings)
-        result = deidentify(joined, key, settings.imd_deciles, directory[c.IMD_RANK])
+        domain = settings.attendance_domain()
+        result = deidentify(
+            joined, key, settings.imd_deciles, directory[c.IMD_RANK], domain.hospitals
+        )
         yield dg.Output(
             result.data,
             metadata={
@@ -123,8 +134,8 @@ def build_preparation_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "pseudonym key from": key_source,
             },
         )
-        yield schema_result(DEIDENTIFIED, result.data)
-        yield rows_reconcile(result.data, attendances, joined, quarantined)
+        yield schema_result(DEIDENTIFIED, result.data, domain)
+        yield rows_reconcile(result.data, attendances, joined, quarantined, rejected)
 
     return [lsoa_join, hospital_ae_deidentified]
 

@@ -28,7 +28,6 @@ from aesynth_pipeline.domain import ledger
 from aesynth_pipeline.domain.attributes import bayesian_network
 from aesynth_pipeline.domain.deidentify import hospital_pseudonyms
 from aesynth_pipeline.domain.document import markdown_table
-from aesynth_pipeline.domain.generate import HOSPITALS
 from aesynth_pipeline.domain.holdout import split_train_holdout
 from aesynth_pipeline.domain.modes import MODE_SPECS, Mode
 from aesynth_pipeline.domain.public_domain import (
@@ -73,8 +72,9 @@ def build_synthesis_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         share = {"hold-out share": settings.holdout_share}
         yield dg.Output(training, output_name="training", metadata=share)
         yield dg.Output(holdout, output_name="holdout", metadata=share)
-        yield schema_result(DEIDENTIFIED_TRAIN, training)
-        yield schema_result(DEIDENTIFIED_HOLDOUT, holdout)
+        domain = settings.attendance_domain()
+        yield schema_result(DEIDENTIFIED_TRAIN, training, domain)
+        yield schema_result(DEIDENTIFIED_HOLDOUT, holdout, domain)
 
     return [
         train_holdout_split,
@@ -83,10 +83,14 @@ def build_synthesis_assets(settings: Settings) -> list[dg.AssetsDefinition]:
 
 
 def declared_domain(settings: Settings, mode: Mode | None = None) -> PublicDomain:
-    """The values every synthesiser may see: declared lists, the pseudonyms of the known
-    hospitals, and the Time in A&E bins of the settings, merged as `mode` merges them."""
+    """The values every synthesiser may see: declared lists and dates (the mock's or the
+    domain file's), the pseudonyms of the declared hospitals, and the Time in A&E bins of the
+    settings up to the declared longest stay, merged as `mode` merges them."""
     key, _ = pseudonym_key(settings)
-    domain = public_domain(hospital_pseudonyms(HOSPITALS, key).values(), settings.time_in_ae_edges)
+    declared = settings.attendance_domain()
+    domain = public_domain(
+        hospital_pseudonyms(declared.hospitals, key).values(), settings.time_in_ae_edges, declared
+    )
     return with_time_bins_merged(domain, MODE_SPECS[mode].time_bins_merged) if mode else domain
 
 
@@ -191,7 +195,7 @@ def _mode_assets(mode: Mode, settings: Settings) -> list[dg.AssetsDefinition]:
                 "preview": dg.MetadataValue.md(markdown_table(frame.head(PREVIEW_ROWS))),
             },
         )
-        yield schema_result(synthetic_key(mode), frame)
+        yield schema_result(synthetic_key(mode), frame, settings.attendance_domain())
 
     return [description, synthetic]
 

@@ -13,10 +13,12 @@ from aesynth_pipeline.settings import Settings
 # Bump when an asset's logic changes in a way that changes its output.
 LOGIC_VERSION = "2"
 
-DEIDENTIFIED_PARAMETERS = ("rows", "seed", "imd_deciles", "pseudonym_key")
+# What the raw attendances depend on: the mock's parameters, or your own file and its domain.
+ATTENDANCE_PARAMETERS = ("rows", "seed", "mock_profile", "attendances", "domain")
+DEIDENTIFIED_PARAMETERS = (*ATTENDANCE_PARAMETERS, "imd_deciles", "pseudonym_key")
 SPLIT_PARAMETERS = (*DEIDENTIFIED_PARAMETERS, "holdout_share")
 # What every mode's description depends on besides its own parameters: the declared domain.
-DOMAIN_PARAMETERS = ("time_in_ae_edges",)
+DOMAIN_PARAMETERS = ("time_in_ae_edges", "domain")
 EVALUATION_PARAMETERS = ("association_threshold",)
 GATE_PARAMETERS = ("gate_tolerance_1way", "gate_tolerance_2way", "gate_standard_errors")
 

@@ -153,11 +153,12 @@ def deidentify(
     pseudonym_key: bytes,
     imd_decile_method: ImdDecileMethod = "national",
     directory_ranks: pd.Series | None = None,
+    hospitals: Iterable[str] = HOSPITALS,
 ) -> Deidentified:
     """Drop or coarsen every identifying value of the LSOA-joined attendances.
 
     Keeps only Male and Female records (rarer genders would single people out), and returns
-    exactly `DEIDENTIFIED_COLUMNS`, in that order.
+    exactly `DEIDENTIFIED_COLUMNS`, in that order. `hospitals` is the declared hospital list.
     """
     if imd_decile_method == "national":
         decile = national_imd_decile(joined[IMD_RANK])
@@ -170,9 +171,9 @@ def deidentify(
             f"unknown IMD decile method {imd_decile_method!r}; use one of {IMD_DECILE_METHODS}"
         )
     kept = joined[GENDER].isin(KEPT_GENDERS).to_numpy()
-    # The known hospital list too, so each hospital's ID is the one the synthesisers' declared
-    # domain holds, whichever hospitals this data happens to include.
-    pseudonyms = hospital_pseudonyms({*HOSPITALS, *joined[HOSPITAL].unique()}, pseudonym_key)
+    # The declared hospital list too, so each hospital's ID is the one the synthesisers'
+    # declared domain holds, whichever hospitals this data happens to include.
+    pseudonyms = hospital_pseudonyms({*hospitals, *joined[HOSPITAL].unique()}, pseudonym_key)
     data = pd.DataFrame(
         {
             TIME_IN_AE: joined[TIME_IN_AE].astype("int64"),

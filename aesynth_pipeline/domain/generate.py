@@ -116,8 +116,8 @@ def generate_attendances(postcodes: pd.DataFrame, rows: int, seed: int) -> pd.Da
 
     return pd.DataFrame(
         {
-            ATTENDANCE_ID: _attendance_ids(ids, rows),
-            HEALTH_SERVICE_ID: format_nhs_numbers(_sample_nhs_numbers(nhs, rows)),
+            ATTENDANCE_ID: attendance_ids(ids, rows),
+            HEALTH_SERVICE_ID: format_nhs_numbers(sample_nhs_numbers(nhs, rows)),
             AGE: ages,
             TIME_IN_AE: times,
             HOSPITAL: np.array(HOSPITALS, dtype=object)[
@@ -152,7 +152,7 @@ def _ages_and_times(rng: np.random.Generator, rows: int) -> tuple[np.ndarray, np
     return np.maximum(whole[:, 0], 0), np.maximum(whole[:, 1], 1)
 
 
-def _attendance_ids(rng: np.random.Generator, rows: int) -> np.ndarray:
+def attendance_ids(rng: np.random.Generator, rows: int) -> np.ndarray:
     """Random version-4 UUID strings, built from the seeded generator rather than the OS."""
     octets = rng.integers(0, 256, size=(rows, 16), dtype=np.uint8)
     octets[:, 6] = (octets[:, 6] & 0x0F) | 0x40
@@ -206,7 +206,7 @@ def distinct_patients(rows: int) -> int:
     return min(rows, len(valid_test_nhs_numbers()))
 
 
-def _sample_nhs_numbers(rng: np.random.Generator, rows: int) -> np.ndarray:
+def sample_nhs_numbers(rng: np.random.Generator, rows: int) -> np.ndarray:
     pool = valid_test_nhs_numbers()
     if rows <= len(pool):
         return rng.choice(pool, size=rows, replace=False)

@@ -3,7 +3,9 @@
 A description that lists the categories the training data happens to hold, or the exact
 shortest and longest stay, publishes facts about real records without any noise. So every
 synthesiser sees the same declared domain instead: the category lists the schema allows, the
-pseudonyms of the known hospital list, and Time in A&E cut at bin edges from the settings.
+declared arrival dates and treatments (the mock's, or a domain file's: `contract.py`), the
+pseudonyms of the declared hospital list, and Time in A&E cut at bin edges from the settings,
+ending at the declared longest stay.
 Stays outside the edges are clipped into the first or last bin (and counted); a synthetic
 stay is drawn uniformly from the whole minutes of its bin.
 """
@@ -27,13 +29,13 @@ from aesynth_pipeline.columns import (
     TIME_IN_AE,
     TREATMENT,
 )
+from aesynth_pipeline.domain.contract import MOCK_DOMAIN, AttendanceDomain
 from aesynth_pipeline.domain.deidentify import (
     AGE_BRACKETS,
     ARRIVAL_HOUR_RANGES,
     IMD_DECILES,
     KEPT_GENDERS,
 )
-from aesynth_pipeline.domain.generate import ARRIVAL_DAYS, TREATMENTS
 
 # Whole minutes, each bin [edge, next edge): four minutes up to the four-hour standard, then
 # one bin for every longer stay up to a day. Measured with AIM at ε = 1 on the default run
@@ -79,22 +81,33 @@ class PublicDomain:
 
 
 def public_domain(
-    hospital_ids: Iterable[str], time_edges: tuple[int, ...] = DEFAULT_TIME_IN_AE_EDGES
+    hospital_ids: Iterable[str],
+    time_edges: tuple[int, ...] = DEFAULT_TIME_IN_AE_EDGES,
+    declared: AttendanceDomain = MOCK_DOMAIN,
 ) -> PublicDomain:
     """The domain of the de-identified columns, with `hospital_ids` the pseudonyms of the
-    known hospital list (not of the hospitals found in the data)."""
+    declared hospital list (not of the hospitals found in the data), treatments and arrival
+    dates as `declared`, and the Time in A&E bins cut at its longest stay: edges beyond it
+    are dropped and the last bin ends there."""
     edges = tuple(int(edge) for edge in time_edges)
     if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
         raise DomainError(f"Time in A&E bin edges must rise strictly, got {list(edges)}")
     if edges[0] < 1:
         raise DomainError(f"Time in A&E bins start at 1 minute or later, got {edges[0]}")
+    end = declared.longest_stay + 1
+    if edges[0] >= declared.longest_stay:
+        raise DomainError(
+            f"Time in A&E bins start at {edges[0]} minutes, beyond the declared longest stay "
+            f"of {declared.longest_stay}"
+        )
+    edges = (*(edge for edge in edges if edge < end), end)
     return PublicDomain(
         categories={
-            TREATMENT: tuple(sorted(TREATMENTS)),
+            TREATMENT: tuple(sorted(declared.treatments)),
             GENDER: tuple(sorted(KEPT_GENDERS)),
             IMD_DECILE: tuple(sorted(IMD_DECILES)),
             HOSPITAL_ID: tuple(sorted(set(hospital_ids))),
-            ARRIVAL_DATE: tuple(sorted(ARRIVAL_DAYS.strftime("%Y-%m-%d"))),
+            ARRIVAL_DATE: tuple(sorted(declared.arrival_dates)),
             ARRIVAL_HOUR_RANGE: tuple(sorted(ARRIVAL_HOUR_RANGES)),
             AGE_BRACKET: tuple(sorted(AGE_BRACKETS)),
         },
