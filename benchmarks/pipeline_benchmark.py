@@ -30,6 +30,7 @@ Exits 1 when a run failed before doing all its work; a run the release gate bloc
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -80,6 +81,9 @@ class Configuration:
     engines: bool
     # AESYNTH_EXECUTOR; the targets are judged on the default's runs.
     executor: str = "auto"
+    # Runs of the same configuration, each in a fresh lake and instance: the one of median
+    # wall seconds is reported.
+    repeats: int = 1
 
     @property
     def with_aim(self) -> bool:
@@ -95,8 +99,10 @@ CONFIGURATIONS = (
     Configuration(10_000, WITHOUT_AIM, quick=True, engines=True),
     Configuration(10_000, MODES, quick=True, engines=False),
     Configuration(100_000, WITHOUT_AIM, quick=True, engines=True),
-    Configuration(1_000_000, WITHOUT_AIM, quick=False, engines=True),
-    Configuration(1_000_000, MODES, quick=False, engines=False),
+    # Three runs each: on this machine's shared cores one run's wall seconds vary by about
+    # 15%, more than the distance to the target.
+    Configuration(1_000_000, WITHOUT_AIM, quick=False, engines=True, repeats=3),
+    Configuration(1_000_000, MODES, quick=False, engines=False, repeats=3),
     # The executor `auto` does not choose at this size, for its threshold's evidence.
     Configuration(1_000_000, WITHOUT_AIM, quick=False, engines=False, executor="multiprocess"),
     Configuration(1_000_000, MODES, quick=False, engines=False, executor="multiprocess"),
@@ -261,6 +267,8 @@ class PipelineRun:
     measured: Measured
     steps: StepLog
     training_path: Path | None
+    # Every repeat's wall seconds, this run's (the median) among them.
+    repeat_seconds: tuple[float, ...] = ()
 
     @property
     def did_all_work(self) -> bool:
@@ -292,6 +300,29 @@ class PipelineRun:
     def fit_seconds(self, mode: Mode) -> float | None:
         """A mode's fit is its description step."""
         return self.steps.seconds.get(description_key(mode).to_python_identifier())
+
+
+def run_repeated(configuration: Configuration, workspace: Path) -> PipelineRun:
+    """The configuration's run of median wall seconds over its repeats, with every repeat's
+    seconds; a repeat that did not do all its work is reported instead."""
+    runs = [
+        run_pipeline(configuration, workspace / f"repeat-{number}")
+        for number in range(configuration.repeats)
+    ]
+    failed = [run for run in runs if not run.did_all_work]
+    chosen = (
+        failed[0] if failed else sorted(runs, key=lambda run: run.measured.seconds)[len(runs) // 2]
+    )
+    return dataclasses.replace(chosen, repeat_seconds=tuple(run.measured.seconds for run in runs))
+
+
+def wall_seconds(run: PipelineRun) -> str:
+    """A run's wall seconds, and its repeats' when there were several."""
+    text = f"{run.measured.seconds:.1f}"
+    if len(run.repeat_seconds) > 1:
+        each = ", ".join(f"{seconds:.1f}" for seconds in run.repeat_seconds)
+        text += f" (median of {len(run.repeat_seconds)} runs: {each})"
+    return text
 
 
 def run_pipeline(configuration: Configuration, workspace: Path) -> PipelineRun:
@@ -467,7 +498,7 @@ def runs_table(results: Results) -> str:
             versus_seed = f"{seconds / results.seed.seconds:.2f}×"
         steps = run.steps
         columns[run.configuration.label] = [
-            f"**{seconds:.1f}**",
+            f"**{wall_seconds(run)}**",
             f"{per_100k(seconds, rows):,.1f}",
             gib(run.measured.peak_bytes),
             seconds_cell(run.start_up),
@@ -579,7 +610,7 @@ def million_wall(results: Results) -> tuple[str, bool | None]:
     run = results.run(1_000_000, with_aim=False)
     if run is None:
         return not_run(results), None
-    return f"{run.measured.seconds:.1f} s", run.measured.seconds <= MAX_1M_SECONDS
+    return f"{wall_seconds(run)} s", run.measured.seconds <= MAX_1M_SECONDS
 
 
 def million_memory(results: Results) -> tuple[str, bool | None]:
@@ -715,7 +746,9 @@ def pipeline_section(results: Results, measured_line: str) -> str:
         "### Each run",
         "Peak memory sums the resident memory of every process of the run, sampled every "
         "0.1 s. A run the release gate blocked did every step; the block is the pipeline's "
-        "finding.",
+        "finding. A configuration run several times (on these shared cores one run's wall "
+        "seconds vary by about 15%) is reported by its run of median wall seconds: that "
+        "run's figures fill its column and the step table.",
         runs_table(results),
         "### Each step",
         "Wall seconds of each step (an asset, a check, or both in one step) from the run's "
@@ -773,7 +806,7 @@ def main() -> int:
         for number, configuration in enumerate(configurations):
             workspace = Path(folder) / str(number)
             progress(f"pipeline at {configuration.label} ...")
-            run = run_pipeline(configuration, workspace)
+            run = run_repeated(configuration, workspace)
             runs.append(run)
             if not run.did_all_work:
                 progress(run.measured.output[-3000:])
