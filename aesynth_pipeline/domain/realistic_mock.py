@@ -111,8 +111,8 @@ TREATMENT_SPREAD = 1.2
 # + the hospital's (normal, sd HOSPITAL_STAY_SD, seeded: some are busier) + the arrival
 # range's, the age band's and the day's effects (long on Mondays and at weekends) + normal
 # noise (sd STAY_SD), rounded to whole minutes within 1 to LONGEST_STAY.
-# With the effects below, about one stay in seven lasts beyond four hours, as across England's
-# A&E departments in April 2019 (86% within four hours).
+# With the effects below, about one stay in seven lasts beyond four hours: enough long stays
+# to test the last, widest public bin without most of the data falling in it.
 MEDIAN_STAY = 95.0
 TREATMENT_STAY_SD = 0.45
 HOUR_RANGE_STAY = np.array([0.5, 0.35, -0.25, -0.15, 0.05, 0.25])
