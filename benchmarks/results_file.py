@@ -26,7 +26,8 @@ def command_line() -> str:
     words = []
     for word in sys.argv:
         path = Path(word)
-        if not path.is_absolute():
+        # A relative path can lead out of the repository as well ("../elsewhere/run.sh").
+        if not path.is_absolute() and not path.exists():
             words.append(word)
         elif path.resolve().is_relative_to(REPOSITORY):
             words.append(str(path.resolve().relative_to(REPOSITORY)))
